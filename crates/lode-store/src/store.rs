@@ -1,0 +1,892 @@
+//! The store: opening, the single writer with group commit, and reads.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+use crate::block::{self, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
+use crate::error::{AppendError, OpenError, ReadError, StopReason};
+use crate::gate::{Candidate, Gate, Open};
+use crate::record::{self, Hash};
+
+/// Tunable limits and durability settings. Every limit is named with its unit last.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Largest event accepted, in bytes of its JSON.
+    pub event_bytes_max: usize,
+    /// Most events in one append request.
+    pub batch_events_max: usize,
+    /// Most events the writer gathers into one group commit.
+    pub group_events_max: usize,
+    /// Most append requests waiting for the writer; past it appends fail with `Overloaded`.
+    pub queue_depth: usize,
+    /// A block is closed once it reaches this many bytes.
+    pub block_bytes_max: usize,
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+    /// `fsync` the data files after each group commit. Only tests turn this off.
+    pub fsync: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            event_bytes_max: 64 * 1024,
+            batch_events_max: 10_000,
+            group_events_max: 10_000,
+            queue_depth: 4096,
+            block_bytes_max: 256 * 1024,
+            cache_bytes: 256 * 1024 * 1024,
+            fsync: true,
+        }
+    }
+}
+
+/// The position of the last durable record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Number of records, which is also the position of the last one (0 when empty).
+    pub seq: u64,
+    /// Chain hash of the last record ([`Hash::GENESIS`] when empty).
+    pub hash: Hash,
+}
+
+/// One stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Global position, from 1.
+    pub seq: u64,
+    /// Chain hash of this record.
+    pub hash: Hash,
+    /// The record's bytes exactly as stored and hashed.
+    pub bytes: Vec<u8>,
+}
+
+impl Record {
+    /// Builds a record from stored bytes, computing its chain hash from its `prev` field.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Record, record::Malformed> {
+        let header = record::parse(&bytes)?;
+        let hash = record::chain_hash(&header.prev, &record::leaf_hash(&bytes));
+        Ok(Record { seq: header.seq, hash, bytes })
+    }
+
+    /// The record's parsed header.
+    pub fn header(&self) -> record::Header<'_> {
+        record::parse(&self.bytes).expect("records are checked when they are read")
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent<P> {
+    /// The event's id. The same id with identical `event` bytes is an idempotent retry.
+    pub id: Uuid,
+    /// The event as one JSON object on one line, stored verbatim.
+    pub event: Vec<u8>,
+    /// Stream versions the event expects; a mismatch stops the append.
+    pub expected: Vec<(String, u64)>,
+    /// What the gate needs to decide (for [`Open`], the streams the event touches).
+    pub payload: P,
+}
+
+/// Where an appended event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub hash: Hash,
+    /// The event was already in the log (an idempotent retry): nothing new was written.
+    pub duplicate: bool,
+}
+
+/// An event that stopped an append, with its index in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped<R> {
+    pub index: usize,
+    pub reason: StopReason<R>,
+}
+
+/// The result of an append request that reached the writer.
+#[derive(Debug, Clone)]
+pub struct Appended<R> {
+    /// Positions of the events appended (or found as retries), in request order.
+    pub positions: Vec<Position>,
+    /// The event that stopped the request, if one did; nothing from it on was appended.
+    pub stopped: Option<Stopped<R>>,
+    /// The durable head after the group that carried this request.
+    pub head: Head,
+}
+
+type Reply<R> = oneshot::Sender<Result<Appended<R>, AppendError>>;
+
+struct Request<G: Gate> {
+    events: Vec<NewEvent<G::Payload>>,
+    reply: Reply<G::Rejection>,
+}
+
+/// Ids and streams of the durable log, kept in memory and rebuilt at open from the index
+/// segments.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    ids: HashMap<Uuid, u64>,
+    streams: HashMap<Box<str>, Vec<u64>>,
+}
+
+impl Index {
+    fn version(&self, stream: &str) -> u64 {
+        self.streams.get(stream).map_or(0, |v| v.len() as u64)
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) dir: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) log: sled::Tree,
+    pub(crate) index: RwLock<Index>,
+    pub(crate) durable: Mutex<Head>,
+    pub(crate) durable_cv: Condvar,
+    pub(crate) durable_tx: watch::Sender<u64>,
+    poisoned: Mutex<Option<String>>,
+    pub(crate) closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// The append-only, hash-chained event log.
+///
+/// One writer thread owns appends; any number of threads read. Dropping the store lets the
+/// writer finish the requests already queued, then closes the database.
+pub struct Store<G: Gate = Open> {
+    shared: Arc<Shared>,
+    tx: Option<SyncSender<Request<G>>>,
+    writer: Option<JoinHandle<()>>,
+    options: Options,
+}
+
+impl<G: Gate> std::fmt::Debug for Store<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.shared.dir).field("head", &self.head()).finish()
+    }
+}
+
+impl Store<Open> {
+    /// Opens (or creates) a store with no rules: every event is admitted with the streams given
+    /// in its payload.
+    pub fn open_open(dir: &Path, options: Options) -> Result<Store<Open>, OpenError> {
+        Store::open(dir, options, Open::default())
+    }
+}
+
+impl<G: Gate> Store<G> {
+    /// Opens (or creates) the store in `dir`, brings `gate` up to date with the log by replaying
+    /// the records after its position, and starts the writer.
+    ///
+    /// # Errors
+    /// [`OpenError::InUse`] when another process has the directory open, [`OpenError::Format`]
+    /// for a directory of another format, [`OpenError::Corrupt`] when the stored indexes do not
+    /// decode, [`OpenError::Replay`]/[`OpenError::GateAhead`] when the gate cannot follow the log,
+    /// and [`OpenError::Storage`] for I/O failures.
+    pub fn open(dir: &Path, options: Options, mut gate: G) -> Result<Store<G>, OpenError> {
+        let storage = |source: std::io::Error| OpenError::Storage { path: dir.to_owned(), source };
+        std::fs::create_dir_all(dir).map_err(storage)?;
+        let db = open_sled(dir, options.cache_bytes)?;
+        let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
+
+        match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
+            Some(v) if v.as_ref() == block::FORMAT_VERSION => {}
+            Some(v) => {
+                return Err(OpenError::Format {
+                    path: dir.to_owned(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                    expected: String::from_utf8_lossy(block::FORMAT_VERSION).into_owned(),
+                })
+            }
+            None => {
+                if log.first().map_err(|e| storage(sled_to_io(e)))?.is_some() {
+                    return Err(OpenError::Corrupt("the log has records but no format key".into()));
+                }
+                log.insert(block::FORMAT_KEY, block::FORMAT_VERSION).map_err(|e| storage(sled_to_io(e)))?;
+                db.flush().map_err(|e| storage(sled_to_io(e)))?;
+                if options.fsync {
+                    sync_dir_files(dir).map_err(storage)?;
+                }
+            }
+        }
+
+        let stored = match log.get(HEAD_KEY).map_err(|e| storage(sled_to_io(e)))? {
+            Some(v) => StoredHead::decode(&v).ok_or_else(|| OpenError::Corrupt("the head key does not decode".into()))?,
+            None => StoredHead { seq: 0, hash: Hash::GENESIS, recorded_at_us: 0 },
+        };
+
+        let index = load_index(&log, stored.seq)?;
+
+        let head = Head { seq: stored.seq, hash: stored.hash };
+        let (durable_tx, _) = watch::channel(head.seq);
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            db,
+            log,
+            index: RwLock::new(index),
+            durable: Mutex::new(head),
+            durable_cv: Condvar::new(),
+            durable_tx,
+            poisoned: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+
+        // Bring the gate up to date before any append can reach it.
+        let from = if G::STATELESS { head.seq } else { gate.position() };
+        if from > head.seq {
+            return Err(OpenError::GateAhead { gate: from, head: head.seq });
+        }
+        if from < head.seq {
+            let reader = Reader { shared: shared.clone() };
+            for rec in reader.iter_from(from + 1) {
+                let rec = rec.map_err(|e| OpenError::Corrupt(e.to_string()))?;
+                gate.replay(&rec).map_err(|e| OpenError::Replay { seq: rec.seq, reason: e.to_string() })?;
+            }
+        }
+
+        let (tx, rx) = mpsc::sync_channel(options.queue_depth);
+        let writer_state = Writer {
+            shared: shared.clone(),
+            gate,
+            rx,
+            options: options.clone(),
+            head,
+            last_recorded_us: stored.recorded_at_us,
+            db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
+            blobs_synced: 0,
+        };
+        let writer = std::thread::Builder::new()
+            .name("lode-writer".into())
+            .spawn(move || writer_state.run())
+            .map_err(storage)?;
+        Ok(Store { shared, tx: Some(tx), writer: Some(writer), options })
+    }
+
+    /// A cheap, cloneable handle for reads and subscriptions.
+    pub fn reader(&self) -> Reader {
+        Reader { shared: self.shared.clone() }
+    }
+
+    /// The durable head.
+    pub fn head(&self) -> Head {
+        self.reader().head()
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Appends a batch and waits until it is durable.
+    ///
+    /// Events are taken in order; the first one that conflicts or is rejected stops the request
+    /// (see [`Appended::stopped`]): the events before it are appended, it and those after it are
+    /// not. Everything appended by one group commit becomes durable together.
+    ///
+    /// # Errors
+    /// See [`AppendError`]: in every case nothing of the request was appended, except
+    /// [`AppendError::Storage`], after which the outcome of that group is unknown until reopening.
+    pub fn append(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Appended<G::Rejection>, AppendError> {
+        let rx = self.submit(events)?;
+        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// [`Store::append`] for async callers.
+    pub async fn append_async(
+        &self,
+        events: Vec<NewEvent<G::Payload>>,
+    ) -> Result<Appended<G::Rejection>, AppendError> {
+        let rx = self.submit(events)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    fn submit(
+        &self,
+        events: Vec<NewEvent<G::Payload>>,
+    ) -> Result<oneshot::Receiver<Result<Appended<G::Rejection>, AppendError>>, AppendError> {
+        if events.len() > self.options.batch_events_max {
+            return Err(AppendError::BatchTooLarge { events: events.len(), max: self.options.batch_events_max });
+        }
+        for (index, ev) in events.iter().enumerate() {
+            if ev.event.len() > self.options.event_bytes_max {
+                return Err(AppendError::EventTooLarge {
+                    index,
+                    bytes: ev.event.len(),
+                    max: self.options.event_bytes_max,
+                });
+            }
+            check_event_bytes(&ev.event).map_err(|why| AppendError::InvalidEvent { index, why })?;
+            for (name, _) in &ev.expected {
+                if !record::is_valid_stream(name) {
+                    return Err(AppendError::InvalidStream { index, name: name.clone() });
+                }
+            }
+            if let Some(name) = G::payload_streams(&ev.payload).iter().find(|s| !record::is_valid_stream(s)) {
+                return Err(AppendError::InvalidStream { index, name: name.clone() });
+            }
+        }
+        if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
+            return Err(AppendError::Poisoned(why));
+        }
+        let (reply, rx) = oneshot::channel();
+        let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
+        match tx.try_send(Request { events, reply }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(AppendError::Overloaded { queue_depth: self.options.queue_depth }),
+            Err(TrySendError::Disconnected(_)) => Err(AppendError::Closed),
+        }
+    }
+
+    /// Stops accepting appends, lets the writer finish what is queued, and flushes.
+    pub fn close(mut self) -> Result<(), ReadError> {
+        self.shutdown();
+        self.shared.db.flush()?;
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            // A panicking writer has already poisoned nothing durable; report it and go on.
+            if w.join().is_err() {
+                tracing::error!("the writer thread panicked");
+            }
+        }
+    }
+}
+
+impl<G: Gate> Drop for Store<G> {
+    fn drop(&mut self) {
+        self.shutdown();
+        // Wake blocked subscribers so they can see the store is closing.
+        self.shared.durable_cv.notify_all();
+        self.shared.durable_tx.send_modify(|_| {});
+    }
+}
+
+/// The writer thread's state.
+struct Writer<G: Gate> {
+    shared: Arc<Shared>,
+    gate: G,
+    rx: Receiver<Request<G>>,
+    options: Options,
+    head: Head,
+    last_recorded_us: i64,
+    db_file: Option<File>,
+    blobs_synced: u64,
+}
+
+/// A record composed in the current group, not yet durable.
+struct Pending {
+    seq: u64,
+    id: Uuid,
+    streams: Vec<String>,
+    bytes: Vec<u8>,
+    leaf: Hash,
+}
+
+impl<G: Gate> Writer<G> {
+    fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut n = first.events.len();
+            let mut group = vec![first];
+            while n < self.options.group_events_max {
+                match self.rx.try_recv() {
+                    Ok(r) => {
+                        n += r.events.len();
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Request<G>>) {
+        if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
+            for req in group {
+                let _ = req.reply.send(Err(AppendError::Poisoned(why.clone())));
+            }
+            return;
+        }
+        let now_us = Utc::now().timestamp_micros().max(self.last_recorded_us);
+        let recorded_at = DateTime::<Utc>::from_timestamp_micros(now_us).expect("the clock is within chrono's range");
+        let recorded_str = record::format_time(&recorded_at);
+
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut pending_ids: HashMap<Uuid, usize> = HashMap::new();
+        let mut pending_versions: HashMap<String, u64> = HashMap::new();
+        let mut outcomes: Vec<(Vec<Position>, Option<Stopped<G::Rejection>>)> = Vec::with_capacity(group.len());
+        let mut chain = self.head.hash;
+        let mut next_seq = self.head.seq + 1;
+
+        let mut failure = None;
+        {
+            let index = self.shared.index.read().expect("index lock");
+            'requests: for req in &group {
+                let mut positions = Vec::with_capacity(req.events.len());
+                let mut stopped = None;
+                for (i, ev) in req.events.iter().enumerate() {
+                    // 1. Idempotency over the whole log.
+                    let earlier = match pending_ids.get(&ev.id) {
+                        Some(&p) => Some(Earlier::Pending(p)),
+                        None => index.ids.get(&ev.id).map(|&s| Earlier::Durable(s)),
+                    };
+                    if let Some(earlier) = earlier {
+                        match self.same_event(earlier, &pending, &ev.event) {
+                            Ok((seq, hash, true)) => {
+                                positions.push(Position { seq, hash, duplicate: true });
+                                continue;
+                            }
+                            Ok((seq, _, false)) => {
+                                stopped = Some(Stopped { index: i, reason: StopReason::IdConflict { id: ev.id, seq } });
+                                break;
+                            }
+                            Err(e) => {
+                                failure = Some(format!("reading the earlier event {}: {e}", ev.id));
+                                break 'requests;
+                            }
+                        }
+                    }
+                    // 2. Optimistic concurrency.
+                    if let Some((stream, expected, actual)) = ev.expected.iter().find_map(|(s, v)| {
+                        let actual = index.version(s) + pending_versions.get(s.as_str()).copied().unwrap_or(0);
+                        (actual != *v).then(|| (s.clone(), *v, actual))
+                    }) {
+                        stopped = Some(Stopped { index: i, reason: StopReason::VersionConflict { stream, expected, actual } });
+                        break;
+                    }
+                    // 3. The rules.
+                    let candidate = Candidate { seq: next_seq, id: ev.id, recorded_at };
+                    let mut streams = match self.gate.admit(&candidate, &ev.payload) {
+                        Ok(s) => s,
+                        Err(r) => {
+                            stopped = Some(Stopped { index: i, reason: StopReason::Rejected(r) });
+                            break;
+                        }
+                    };
+                    streams.sort_unstable();
+                    streams.dedup();
+                    assert!(
+                        streams.iter().all(|s| record::is_valid_stream(s)) && streams.len() <= record::RECORD_STREAMS_MAX,
+                        "the gate returned an invalid stream list"
+                    );
+                    // 4. Compose the record.
+                    let mut bytes = Vec::new();
+                    record::encode(&mut bytes, next_seq, &ev.id, &recorded_str, &streams, &chain, &ev.event);
+                    let leaf = record::leaf_hash(&bytes);
+                    chain = record::chain_hash(&chain, &leaf);
+                    for s in &streams {
+                        *pending_versions.entry(s.clone()).or_insert(0) += 1;
+                    }
+                    pending_ids.insert(ev.id, pending.len());
+                    positions.push(Position { seq: next_seq, hash: chain, duplicate: false });
+                    pending.push(Pending { seq: next_seq, id: ev.id, streams, bytes, leaf });
+                    next_seq += 1;
+                }
+                outcomes.push((positions, stopped));
+            }
+        }
+        if let Some(why) = failure {
+            self.fail(group, why);
+            return;
+        }
+
+        if !pending.is_empty() {
+            let new_head = StoredHead { seq: next_seq - 1, hash: chain, recorded_at_us: now_us };
+            if let Err(e) = self.write(&pending, &new_head) {
+                self.fail(group, e);
+                return;
+            }
+            self.last_recorded_us = now_us;
+            self.head = Head { seq: new_head.seq, hash: new_head.hash };
+            {
+                let mut index = self.shared.index.write().expect("index lock");
+                for p in &pending {
+                    index.ids.insert(p.id, p.seq);
+                    for s in &p.streams {
+                        if let Some(v) = index.streams.get_mut(s.as_str()) {
+                            v.push(p.seq);
+                        } else {
+                            index.streams.insert(s.as_str().into(), vec![p.seq]);
+                        }
+                    }
+                }
+            }
+            *self.shared.durable.lock().expect("durable lock") = self.head;
+            self.shared.durable_cv.notify_all();
+            self.shared.durable_tx.send_replace(self.head.seq);
+            self.gate.committed(self.head.seq);
+        }
+
+        let head = self.head;
+        for (req, (positions, stopped)) in group.into_iter().zip(outcomes) {
+            let _ = req.reply.send(Ok(Appended { positions, stopped, head }));
+        }
+    }
+
+    /// Compares an event with the one already logged under the same id.
+    fn same_event(&self, earlier: Earlier, pending: &[Pending], event: &[u8]) -> Result<(u64, Hash, bool), String> {
+        match earlier {
+            Earlier::Pending(i) => {
+                let p = &pending[i];
+                let h = record::parse(&p.bytes).map_err(|e| e.to_string())?;
+                let hash = record::chain_hash(&h.prev, &p.leaf);
+                Ok((p.seq, hash, h.event == event))
+            }
+            Earlier::Durable(seq) => {
+                let rec = Reader { shared: self.shared.clone() }
+                    .get(seq)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("indexed position {seq} is missing"))?;
+                let same = rec.header().event == event;
+                Ok((seq, rec.hash, same))
+            }
+        }
+    }
+
+    /// Writes the group as blocks, index segments and the new head in one atomic sled batch,
+    /// then makes it durable.
+    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<(), String> {
+        let mut batch = sled::Batch::default();
+        let mut start = 0;
+        while start < pending.len() {
+            let mut b = BlockBuilder::new();
+            let mut end = start;
+            while end < pending.len() && (b.count() == 0 || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
+            {
+                b.push(&pending[end].bytes);
+                end += 1;
+            }
+            let first = pending[start].seq;
+            let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
+            batch.insert(&block::key(BLOCK_PREFIX, first), b.finish());
+            batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
+            start = end;
+        }
+        batch.insert(HEAD_KEY, &head.encode()[..]);
+        self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
+        self.shared.db.flush().map_err(|e| format!("flushing: {e}"))?;
+        if let Some(f) = &self.db_file {
+            f.sync_data().map_err(|e| format!("fsync of the db file: {e}"))?;
+            self.blobs_synced = sync_new_blobs(&self.shared.dir, self.blobs_synced)
+                .map_err(|e| format!("fsync of sled's blob files: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, group: Vec<Request<G>>, why: String) {
+        tracing::error!(%why, "append failed; the store refuses writes until reopened");
+        *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
+        for req in group {
+            let _ = req.reply.send(Err(AppendError::Storage(why.clone())));
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Earlier {
+    Pending(usize),
+    Durable(u64),
+}
+
+/// Checks that an event is one JSON object with no raw line break.
+fn check_event_bytes(event: &[u8]) -> Result<(), String> {
+    if event.first() != Some(&b'{') || event.last() != Some(&b'}') {
+        return Err("it does not start with { and end with }".into());
+    }
+    if event.contains(&b'\n') || event.contains(&b'\r') {
+        return Err("it contains a line break".into());
+    }
+    let v: &serde_json::value::RawValue = serde_json::from_slice(event).map_err(|e| e.to_string())?;
+    if !v.get().starts_with('{') {
+        return Err("it is not an object".into());
+    }
+    Ok(())
+}
+
+/// Rebuilds the in-memory id and stream indexes from the index segments.
+fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
+    let mut index = Index { ids: HashMap::with_capacity(head_seq as usize), streams: HashMap::new() };
+    let mut next = 1u64;
+    for kv in log.scan_prefix([SEGMENT_PREFIX]) {
+        let (k, v) = kv.map_err(|e| OpenError::Corrupt(e.to_string()))?;
+        let first = block::key_seq(SEGMENT_PREFIX, &k).ok_or_else(|| OpenError::Corrupt("bad index segment key".into()))?;
+        if first != next {
+            return Err(OpenError::Corrupt(format!("index segment starts at {first}, expected {next}")));
+        }
+        let entries = block::decode_segment(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
+        for (i, e) in entries.into_iter().enumerate() {
+            let seq = first + i as u64;
+            index.ids.insert(e.id, seq);
+            for s in e.streams {
+                index.streams.entry(s.into_boxed_str()).or_default().push(seq);
+            }
+            next = seq + 1;
+        }
+    }
+    if next - 1 != head_seq {
+        return Err(OpenError::Corrupt(format!("index segments end at {}, the head is at {head_seq}", next - 1)));
+    }
+    Ok(index)
+}
+
+/// Read access to the durable log.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Reader {
+    /// The durable head.
+    pub fn head(&self) -> Head {
+        *self.shared.durable.lock().expect("durable lock")
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The version of a stream: how many records name it.
+    pub fn version(&self, stream: &str) -> u64 {
+        self.shared.index.read().expect("index lock").version(stream)
+    }
+
+    /// The position of an event id, if logged.
+    pub fn position_of(&self, id: &Uuid) -> Option<u64> {
+        self.shared.index.read().expect("index lock").ids.get(id).copied()
+    }
+
+    /// The positions of every record naming `stream`, in order.
+    pub fn stream_positions(&self, stream: &str) -> Vec<u64> {
+        self.shared.index.read().expect("index lock").streams.get(stream).cloned().unwrap_or_default()
+    }
+
+    /// Number of distinct streams.
+    pub fn stream_count(&self) -> usize {
+        self.shared.index.read().expect("index lock").streams.len()
+    }
+
+    /// The record at `seq`, if durable.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>, ReadError> {
+        if seq == 0 || seq > self.head().seq {
+            return Ok(None);
+        }
+        let (first, block) = self.block_containing(seq)?;
+        let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+        let i = (seq - first) as usize;
+        let bytes = recs.get(i).ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+        Ok(Some(to_record(seq, bytes.to_vec())?))
+    }
+
+    /// The record of an event id, if logged.
+    pub fn get_by_id(&self, id: &Uuid) -> Result<Option<Record>, ReadError> {
+        match self.position_of(id) {
+            Some(seq) => self.get(seq),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` records from position `from` on.
+    pub fn range(&self, from: u64, limit: usize) -> Result<Vec<Record>, ReadError> {
+        self.iter_from(from).take(limit).collect()
+    }
+
+    /// Every record naming `stream`, in order, skipping the first `skip`, at most `limit`.
+    pub fn stream(&self, stream: &str, skip: usize, limit: usize) -> Result<Vec<Record>, ReadError> {
+        let seqs = self.stream_positions(stream);
+        let mut out = Vec::with_capacity(seqs.len().saturating_sub(skip).min(limit));
+        let mut cached: Option<(u64, sled::IVec)> = None;
+        for &seq in seqs.iter().skip(skip).take(limit) {
+            let block_hit = cached.as_ref().is_some_and(|(first, b)| {
+                seq >= *first && block::records(b).map(|r| seq < first + r.len() as u64).unwrap_or(false)
+            });
+            if !block_hit {
+                cached = Some(self.block_containing(seq)?);
+            }
+            let (first, b) = cached.as_ref().expect("just filled");
+            let recs = block::records(b).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+            let bytes = recs
+                .get((seq - first) as usize)
+                .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+            out.push(to_record(seq, bytes.to_vec())?);
+        }
+        Ok(out)
+    }
+
+    /// Iterates over durable records from position `from` (at least 1) to the head as it stands
+    /// now, reading one block at a time.
+    pub fn iter_from(&self, from: u64) -> RecordIter {
+        RecordIter { reader: self.clone(), next: from.max(1), end: self.head().seq, buf: Vec::new().into_iter() }
+    }
+
+    fn block_containing(&self, seq: u64) -> Result<(u64, sled::IVec), ReadError> {
+        let (k, v) = self
+            .shared
+            .log
+            .range(block::key(BLOCK_PREFIX, 0)..=block::key(BLOCK_PREFIX, seq))
+            .next_back()
+            .transpose()?
+            .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
+        let first = block::key_seq(BLOCK_PREFIX, &k).ok_or_else(|| ReadError::Corrupt { seq, why: "bad block key".into() })?;
+        Ok((first, v))
+    }
+}
+
+fn to_record(seq: u64, bytes: Vec<u8>) -> Result<Record, ReadError> {
+    let rec = Record::from_bytes(bytes).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+    if rec.seq != seq {
+        return Err(ReadError::Corrupt { seq, why: format!("the record there says seq {}", rec.seq) });
+    }
+    Ok(rec)
+}
+
+/// Iterator over records, returned by [`Reader::iter_from`].
+#[derive(Debug)]
+pub struct RecordIter {
+    reader: Reader,
+    next: u64,
+    end: u64,
+    buf: std::vec::IntoIter<Record>,
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(r) = self.buf.next() {
+            return Some(Ok(r));
+        }
+        if self.next > self.end {
+            return None;
+        }
+        let seq = self.next;
+        let res = (|| {
+            let (first, block) = self.reader.block_containing(seq)?;
+            let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+            let mut out = Vec::new();
+            for (i, bytes) in recs.iter().enumerate() {
+                let s = first + i as u64;
+                if s >= seq && s <= self.end {
+                    out.push(to_record(s, bytes.to_vec())?);
+                }
+            }
+            if out.is_empty() {
+                return Err(ReadError::Corrupt { seq, why: "no block holds it".into() });
+            }
+            Ok(out)
+        })();
+        match res {
+            Ok(out) => {
+                self.next = out.last().expect("non-empty").seq + 1;
+                self.buf = out.into_iter();
+                self.buf.next().map(Ok)
+            }
+            Err(e) => {
+                self.next = self.end + 1;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Opens the sled database in `dir`, telling a directory in use apart from other failures.
+pub(crate) fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, OpenError> {
+    if !dir.join("conf").exists() && dir.join("db").exists() {
+        return Err(OpenError::Format { path: dir.to_owned(), found: "a db file without conf".into(), expected: "a lode data directory".into() });
+    }
+    // sled's background threads may hold the lock for a moment after a database of this process
+    // was dropped; another process holding it keeps it, and is reported once the wait is over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(OPEN_LOCK_WAIT_MS);
+    loop {
+        let res = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
+            .cache_capacity(cache_bytes)
+            .open();
+        match res {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(OpenError::InUse(dir.to_owned()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(other) => return Err(OpenError::Storage { path: dir.to_owned(), source: sled_to_io(other) }),
+        }
+    }
+}
+
+/// How long opening waits for a data directory's lock before reporting it in use.
+const OPEN_LOCK_WAIT_MS: u64 = 1000;
+
+pub(crate) fn sled_to_io(e: sled::Error) -> std::io::Error {
+    match e {
+        sled::Error::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// fsyncs every file of a fresh data directory and the directory itself.
+fn sync_dir_files(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            File::open(entry.path())?.sync_all()?;
+        }
+    }
+    File::open(dir)?.sync_all()
+}
+
+/// sled writes large pages to files under `blobs/` without syncing them; sync those created
+/// since the last call (their names are increasing log sequence numbers) and the folder.
+fn sync_new_blobs(dir: &Path, synced: u64) -> std::io::Result<u64> {
+    let blobs = dir.join("blobs");
+    let mut max = synced;
+    let mut any = false;
+    let rd = match std::fs::read_dir(&blobs) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(synced),
+        Err(e) => return Err(e),
+    };
+    for entry in rd {
+        let entry = entry?;
+        let Some(lsn) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else { continue };
+        if lsn > synced {
+            match File::open(entry.path()) {
+                Ok(f) => f.sync_all()?,
+                // sled may have collected it meanwhile: nothing left to make durable.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            max = max.max(lsn);
+            any = true;
+        }
+    }
+    if any {
+        File::open(&blobs)?.sync_all()?;
+    }
+    Ok(max)
+}

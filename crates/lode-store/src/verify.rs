@@ -1,0 +1,286 @@
+//! Verification: recompute every hash, in constant memory, and name the first bad position.
+//!
+//! The same [`ChainVerifier`] checks the store and an exported log. It hashes the bytes as
+//! stored and only parses the record header; it never re-serialises anything.
+//!
+//! A single changed byte shows in one of two places: in the record itself (its header no longer
+//! parses, or its position is wrong), or in the link to its successor, whose `prev` no longer
+//! matches. In the second case the changed record could be either the earlier one (its content)
+//! or the later one (its `prev` field). The verifier tells them apart by looking one record
+//! further: if the later record's stated `prev`, taken as true, leads to exactly the `prev` the
+//! record after it states, then only the earlier record's bytes disagree with the chain.
+
+use std::io::BufRead;
+
+use crate::block::{self, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
+use crate::record::{self, Hash, Header};
+use crate::store::{Head, Reader};
+
+/// The first problem found, at a position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("position {seq}: {what}")]
+pub struct Failure {
+    /// The first position at which the log is not what was written.
+    pub seq: u64,
+    /// What is wrong there.
+    pub what: String,
+}
+
+/// What a successful verification saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The head recomputed from the records.
+    pub head: Head,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    seq: u64,
+    prev: Hash,
+    leaf: Hash,
+}
+
+/// Checks records one at a time, in order.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    next_seq: u64,
+    chain: Hash,
+    /// A record whose `prev` did not match, held until its successor tells which side changed.
+    suspect: Option<Link>,
+    expect: Option<Head>,
+}
+
+impl ChainVerifier {
+    /// A verifier starting at the genesis. If `expect` is given, the chain must pass through it:
+    /// that is how truncation is caught against a head saved earlier.
+    pub fn new(expect: Option<Head>) -> Self {
+        ChainVerifier { next_seq: 1, chain: Hash::GENESIS, suspect: None, expect }
+    }
+
+    /// Checks the next record. Returns its header for further checks by the caller.
+    pub fn push<'a>(&mut self, bytes: &'a [u8], leaf: Hash) -> Result<Header<'a>, Failure> {
+        let seq = self.next_seq;
+        let header = record::parse(bytes).map_err(|e| Failure { seq, what: e.to_string() })?;
+        if header.seq != seq {
+            let what = if header.seq < seq {
+                format!("found record {} again or out of order, expected record {seq}", header.seq)
+            } else {
+                format!("record {seq} is missing (found record {} in its place)", header.seq)
+            };
+            return Err(Failure { seq, what });
+        }
+        let link = Link { seq, prev: header.prev, leaf };
+        if let Some(s) = self.suspect.take() {
+            return Err(blame(s, Some(&link)));
+        }
+        if header.prev != self.chain {
+            self.suspect = Some(link);
+        } else {
+            self.chain = record::chain_hash(&self.chain, &leaf);
+            self.check_expected(seq)?;
+        }
+        self.next_seq += 1;
+        Ok(header)
+    }
+
+    fn check_expected(&self, seq: u64) -> Result<(), Failure> {
+        if let Some(e) = self.expect {
+            if e.seq == seq && e.hash != self.chain {
+                return Err(Failure {
+                    seq,
+                    what: format!("hash {} differs from the expected head {}", self.chain, e.hash),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the walk. `stored_head` is the head the store claims, if any.
+    pub fn finish(mut self, stored_head: Option<Head>) -> Result<Report, Failure> {
+        let last = self.next_seq - 1;
+        if let Some(s) = self.suspect.take() {
+            // No successor: decide with the stored or expected head, if one names this position.
+            let alt = record::chain_hash(&s.prev, &s.leaf);
+            let witness = [stored_head, self.expect].into_iter().flatten().find(|h| h.seq == s.seq);
+            return Err(match witness {
+                Some(h) if h.hash == alt => blame_earlier(s),
+                _ => blame_later(s),
+            });
+        }
+        if let Some(h) = stored_head {
+            if h.seq != last {
+                return Err(Failure {
+                    seq: last.min(h.seq) + 1,
+                    what: format!("the stored head says {} records, the log holds {last}", h.seq),
+                });
+            }
+            if h.hash != self.chain {
+                return Err(Failure {
+                    seq: last,
+                    what: format!("the stored head hash {} differs from the recomputed {}", h.hash, self.chain),
+                });
+            }
+        }
+        if let Some(e) = self.expect {
+            if e.seq > last {
+                return Err(Failure {
+                    seq: last + 1,
+                    what: format!("the log ends at {last}, before the expected head at {}: records were removed", e.seq),
+                });
+            }
+        }
+        Ok(Report { head: Head { seq: last, hash: self.chain } })
+    }
+}
+
+fn blame(s: Link, next: Option<&Link>) -> Failure {
+    let alt = record::chain_hash(&s.prev, &s.leaf);
+    match next {
+        Some(n) if n.prev == alt => blame_earlier(s),
+        _ => blame_later(s),
+    }
+}
+
+fn blame_earlier(s: Link) -> Failure {
+    Failure {
+        seq: s.seq - 1,
+        what: format!("record {} does not match the hash that record {} chains to: its bytes were altered", s.seq - 1, s.seq),
+    }
+}
+
+fn blame_later(s: Link) -> Failure {
+    Failure { seq: s.seq, what: format!("prev does not match the hash of record {}", s.seq - 1) }
+}
+
+/// Verifies an exported log: one record per line, as written by an export.
+///
+/// `progress` is called with the number of records checked so far, every 65,536 records.
+pub fn verify_lines<R: BufRead>(
+    mut input: R,
+    expect: Option<Head>,
+    mut progress: impl FnMut(u64),
+) -> Result<Report, Failure> {
+    let mut v = ChainVerifier::new(expect);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Failure { seq: v.next_seq, what: format!("reading the export: {e}") })?;
+        if n == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(Failure { seq: v.next_seq, what: "the last line has no line end: the export was cut".into() });
+        }
+        line.pop();
+        let leaf = record::leaf_hash(&line);
+        v.push(&line, leaf)?;
+        if v.next_seq % 65_536 == 0 {
+            progress(v.next_seq);
+        }
+    }
+    v.finish(None)
+}
+
+/// Verifies the store: every record's hash and position, the chain, every index segment entry
+/// against the record it points at, and the stored head. Reads one block at a time.
+///
+/// `progress` is called with the number of records checked so far, after each block.
+pub fn verify_store(reader: &Reader, expect: Option<Head>, progress: impl FnMut(u64)) -> Result<Report, Failure> {
+    verify_tree(&reader.shared.log, expect, progress)
+}
+
+/// Verifies the store in `dir` without opening it for writing or loading its indexes, so that a
+/// store too damaged to open can still be told where it is damaged.
+///
+/// # Errors
+/// `Err(VerifyPathError::Open)` when sled cannot open the directory (in use, or not a database);
+/// otherwise the verification's own result.
+pub fn verify_path(
+    dir: &std::path::Path,
+    expect: Option<Head>,
+    progress: impl FnMut(u64),
+) -> Result<Result<Report, Failure>, crate::OpenError> {
+    let db = crate::store::open_sled(dir, 64 * 1024 * 1024)?;
+    let log = db.open_tree("log").map_err(|e| crate::OpenError::Storage { path: dir.to_owned(), source: crate::store::sled_to_io(e) })?;
+    Ok(verify_tree(&log, expect, progress))
+}
+
+fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(u64)) -> Result<Report, Failure> {
+    let storage = |seq: u64, e: sled::Error| Failure { seq, what: format!("storage failure: {e}") };
+    let stored_head = match log.get(HEAD_KEY).map_err(|e| storage(0, e))? {
+        Some(v) => {
+            let h = StoredHead::decode(&v).ok_or(Failure { seq: 0, what: "the head key does not decode".into() })?;
+            Some(Head { seq: h.seq, hash: h.hash })
+        }
+        None => None,
+    };
+    let mut v = ChainVerifier::new(expect);
+    let mut segments = log.scan_prefix([SEGMENT_PREFIX]);
+    let mut leaves = Vec::new();
+    for kv in log.scan_prefix([BLOCK_PREFIX]) {
+        let seq = v.next_seq;
+        let (k, block_value) = kv.map_err(|e| storage(seq, e))?;
+        let first = block::key_seq(BLOCK_PREFIX, &k).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
+        if first != seq {
+            return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
+        }
+        let (recs, framing) = block::records_partial(&block_value);
+        let entries = match segments.next() {
+            Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
+                block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
+            }
+            Some(Ok(_)) | None => {
+                return Err(Failure { seq, what: "the index segment for this block is missing".into() })
+            }
+            Some(Err(e)) => return Err(storage(seq, e)),
+        };
+        leaves.clear();
+        leaves.extend(hash_leaves(&recs));
+        for (i, (bytes, leaf)) in recs.iter().zip(&leaves).enumerate() {
+            let at = v.next_seq;
+            let h = v.push(bytes, *leaf)?;
+            let Some(entry) = entries.get(i) else {
+                return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
+            };
+            let streams_match = h.streams.len() == entry.streams.len()
+                && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
+            if entry.id != h.id || entry.leaf != *leaf || !streams_match {
+                return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
+            }
+        }
+        if let Some((i, e)) = framing {
+            return Err(Failure { seq: first + i as u64, what: e.to_string() });
+        }
+        if entries.len() != recs.len() {
+            return Err(Failure {
+                seq: first + recs.len() as u64,
+                what: format!("the index segment lists {} records, the block holds {}", entries.len(), recs.len()),
+            });
+        }
+        progress(v.next_seq - 1);
+    }
+    if let Some(extra) = segments.next() {
+        let (k, _) = extra.map_err(|e| storage(v.next_seq, e))?;
+        let at = block::key_seq(SEGMENT_PREFIX, &k).unwrap_or(v.next_seq);
+        return Err(Failure { seq: at, what: "an index segment points past the last block".into() });
+    }
+    v.finish(stored_head)
+}
+
+/// Leaf hashes of a block's records, on two threads when the block is large enough to pay.
+fn hash_leaves(recs: &[&[u8]]) -> Vec<Hash> {
+    const PARALLEL_MIN: usize = 256;
+    if recs.len() < PARALLEL_MIN {
+        return recs.iter().map(|r| record::leaf_hash(r)).collect();
+    }
+    let mid = recs.len() / 2;
+    let (a, b) = recs.split_at(mid);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| b.iter().map(|r| record::leaf_hash(r)).collect::<Vec<_>>());
+        let mut out: Vec<Hash> = a.iter().map(|r| record::leaf_hash(r)).collect();
+        out.extend(h.join().expect("hashing cannot panic"));
+        out
+    })
+}

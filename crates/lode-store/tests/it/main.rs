@@ -1,0 +1,6 @@
+//! Integration tests of the store: one binary, modules by feature.
+
+mod append;
+mod concurrency;
+mod support;
+mod tamper;

@@ -1,0 +1,162 @@
+//! Any change to stored or exported records is caught at the right position.
+
+use std::io::Cursor;
+
+use lode_store::block::StoredHead;
+use lode_store::{verify_lines, verify_path};
+use proptest::prelude::*;
+
+use crate::support::*;
+
+const N: u64 = 40;
+
+/// Which record a byte of a block value belongs to: the version byte to the first record, a
+/// record's length prefix to that record.
+fn owner_of_byte(block: &[u8], first: u64, offset: usize) -> u64 {
+    let mut at = 1usize;
+    let mut seq = first;
+    loop {
+        let len = u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize;
+        if offset < at + 4 + len {
+            return seq;
+        }
+        at += 4 + len;
+        seq += 1;
+    }
+}
+
+fn export_of(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in records {
+        out.extend_from_slice(r);
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn an_untouched_store_and_its_export_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path(), N, 7);
+    let head = store.head();
+    drop(store);
+    let report = verify_path(dir.path(), Some(head), |_| {}).unwrap().unwrap();
+    assert_eq!(report.head, head);
+    let recs = raw_records(dir.path());
+    assert_eq!(recs.len() as u64, N);
+    let r = verify_lines(Cursor::new(export_of(&recs)), Some(head), |_| {}).unwrap();
+    assert_eq!(r.head, head);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    #[test]
+    fn any_single_byte_change_in_the_store_is_caught_at_its_record(block_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
+        let dir = tempfile::tempdir().unwrap();
+        drop(filled(dir.path(), N, 7));
+        let blocks = raw_blocks(dir.path());
+        let (first, mut value) = blocks[block_pick.index(blocks.len())].clone();
+        let offset = byte_pick.index(value.len());
+        let expected = owner_of_byte(&value, first, offset);
+        value[offset] ^= xor;
+        put_block(dir.path(), first, value);
+        let failure = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
+        prop_assert_eq!(failure.seq, expected, "{}", failure);
+    }
+
+    #[test]
+    fn any_single_byte_change_in_an_export_is_caught_at_its_record(rec_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
+        let dir = tempfile::tempdir().unwrap();
+        let head = filled(dir.path(), N, 9).head();
+        let mut recs = raw_records(dir.path());
+        let i = rec_pick.index(recs.len());
+        let b = byte_pick.index(recs[i].len() + 1);
+        let mut export = export_of(&recs);
+        // Change a byte of record i, or the line end after it.
+        let start: usize = recs[..i].iter().map(|r| r.len() + 1).sum();
+        export[start + b] ^= xor;
+        let failure = verify_lines(Cursor::new(export), Some(head), |_| {}).unwrap_err();
+        if b == recs[i].len() {
+            // A line end changed: record i swallows the next line, which goes missing (or, after
+            // the last record, the export looks cut).
+            let expected = if i + 1 < recs.len() { i as u64 + 2 } else { i as u64 + 1 };
+            prop_assert_eq!(failure.seq, expected, "{}", failure);
+        } else {
+            recs[i][b] ^= xor;
+            prop_assert_eq!(failure.seq, i as u64 + 1, "{}", failure);
+        }
+    }
+
+    #[test]
+    fn deleting_duplicating_or_swapping_records_is_caught(op in 0..3u8, pick in any::<prop::sample::Index>(), per_block in 1usize..12, in_export: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let head = filled(dir.path(), N, 5).head();
+        let mut recs = raw_records(dir.path());
+        let i = pick.index(recs.len() - 1); // leaves a successor for swaps
+        let expected = match op {
+            0 => { recs.remove(i); i as u64 + 1 }
+            1 => { let r = recs[i].clone(); recs.insert(i + 1, r); i as u64 + 2 }
+            _ => { recs.swap(i, i + 1); i as u64 + 1 }
+        };
+        let failure = if in_export {
+            verify_lines(Cursor::new(export_of(&recs)), Some(head), |_| {}).unwrap_err()
+        } else {
+            rewrite(dir.path(), &recs, per_block, None);
+            verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err()
+        };
+        prop_assert_eq!(failure.seq, expected, "{}", failure);
+    }
+
+    #[test]
+    fn truncation_is_caught_against_a_saved_head(keep in 0u64..N, per_block in 1usize..12, in_export: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = filled(dir.path(), N, 6).head();
+        let mut recs = raw_records(dir.path());
+        recs.truncate(keep as usize);
+        let failure = if in_export {
+            verify_lines(Cursor::new(export_of(&recs)), Some(saved), |_| {}).unwrap_err()
+        } else {
+            // A careful forger also rewrites the stored head to match the shortened log.
+            let h = head_of(&recs);
+            rewrite(dir.path(), &recs, per_block, Some(StoredHead { seq: h.seq, hash: h.hash, recorded_at_us: 0 }));
+            let unwitnessed = verify_path(dir.path(), None, |_| {}).unwrap();
+            prop_assert!(unwitnessed.is_ok());
+            verify_path(dir.path(), Some(saved), |_| {}).unwrap().unwrap_err()
+        };
+        prop_assert_eq!(failure.seq, keep + 1, "{}", failure);
+    }
+}
+
+#[test]
+fn a_truncated_store_whose_head_was_left_alone_fails_without_a_saved_head() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(filled(dir.path(), N, 10));
+    let mut recs = raw_records(dir.path());
+    recs.truncate(25);
+    rewrite(dir.path(), &recs, 10, None);
+    let failure = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
+    assert_eq!(failure.seq, 26, "{failure}");
+}
+
+#[test]
+fn an_index_entry_that_points_at_the_wrong_record_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(filled(dir.path(), N, 10));
+    let recs = raw_records(dir.path());
+    // Rewrite with consistent segments, then break one segment by swapping two ids.
+    rewrite(dir.path(), &recs, 10, None);
+    let db = sled_open(dir.path());
+    let log = db.open_tree("log").unwrap();
+    let key = lode_store::block::key(lode_store::block::SEGMENT_PREFIX, 11);
+    let seg = log.get(key).unwrap().unwrap();
+    let mut entries = lode_store::block::decode_segment(&seg).unwrap();
+    entries.swap(2, 3);
+    let v = lode_store::block::encode_segment(entries.iter().map(|e| (&e.id, &e.leaf, e.streams.as_slice())));
+    log.insert(key, v).unwrap();
+    db.flush().unwrap();
+    drop(log);
+    drop(db);
+    let failure = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
+    assert_eq!(failure.seq, 13, "{failure}");
+}
