@@ -10,6 +10,11 @@ use crate::support::*;
 
 const N: u64 = 40;
 
+/// 96 cases by default; `PROPTEST_CASES` runs more.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
+}
+
 /// Which record a byte of a block value belongs to: the version byte to the first record, a
 /// record's length prefix to that record.
 fn owner_of_byte(block: &[u8], first: u64, offset: usize) -> u64 {
@@ -49,7 +54,7 @@ fn an_untouched_store_and_its_export_verify() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn any_single_byte_change_in_the_store_is_caught_at_its_record(block_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
