@@ -1,1 +1,5 @@
+//! End-to-end tests: they run the real `lode` binary as a user would.
 
+mod cli;
+mod crash;
+mod support;

@@ -43,10 +43,10 @@ impl Gate for Ledger {
         Ok(())
     }
 
-    fn admit(&mut self, candidate: &Candidate, env: &Envelope) -> Result<Vec<String>, Rejection> {
+    fn admit(&mut self, candidate: &Candidate, env: Envelope) -> Result<Vec<String>, Rejection> {
         let ctx = Context { event_id: candidate.id, seq: candidate.seq, recorded_at: candidate.recorded_at };
-        let accepted = decide(&self.state, env, &ctx)?;
-        apply(&mut self.state, env, &accepted, &ctx);
+        let accepted = decide(&self.state, &env, &ctx)?;
+        apply(&mut self.state, &env, &accepted, &ctx);
         self.position = candidate.seq;
         Ok(accepted.lots.iter().map(|l| l.to_string()).collect())
     }

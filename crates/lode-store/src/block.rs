@@ -116,6 +116,23 @@ pub fn records_partial(block: &[u8]) -> (Vec<&[u8]>, Option<(usize, Corrupt)>) {
     (out, None)
 }
 
+/// The `n`th record of a block (from 0), found by hopping over the length prefixes.
+pub fn nth_record(block: &[u8], n: usize) -> Option<&[u8]> {
+    let (&version, mut rest) = block.split_first()?;
+    if version != BLOCK_VERSION {
+        return None;
+    }
+    for i in 0.. {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let rec = rest.get(4..4 + len)?;
+        if i == n {
+            return Some(rec);
+        }
+        rest = &rest[4 + len..];
+    }
+    None
+}
+
 /// One record's index entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

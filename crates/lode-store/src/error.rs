@@ -47,6 +47,9 @@ pub enum AppendError {
     /// The writer's queue is full; retry later.
     #[error("the writer's queue is full ({queue_depth} requests waiting)")]
     Overloaded { queue_depth: usize },
+    /// An earlier request of the same pipeline stopped, so this one was not attempted.
+    #[error("an earlier request of this pipeline stopped; nothing of this one was appended")]
+    PipelineStopped,
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,

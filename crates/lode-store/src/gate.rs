@@ -41,9 +41,11 @@ pub trait Gate: Send + 'static {
 
     /// Decides on a candidate and, when it is accepted, applies it to the state and returns the
     /// streams its record names.
-    fn admit(&mut self, candidate: &Candidate, payload: &Self::Payload) -> Result<Vec<String>, Self::Rejection>;
+    fn admit(&mut self, candidate: &Candidate, payload: Self::Payload) -> Result<Vec<String>, Self::Rejection>;
 
-    /// Called once a group up to `head` is durable.
+    /// Called once the records up to `head` were handed to the storage engine as one atomic
+    /// batch. They become durable with the next sync; after a crash, the engine recovers a prefix
+    /// of its batches, so state persisted from here never runs ahead of the log it recovers.
     fn committed(&mut self, _head: u64) {}
 
     /// Streams named by a payload, checked for syntax before the request is queued.
@@ -77,9 +79,9 @@ impl Gate for Open {
         Ok(())
     }
 
-    fn admit(&mut self, candidate: &Candidate, payload: &Vec<String>) -> Result<Vec<String>, Never> {
+    fn admit(&mut self, candidate: &Candidate, payload: Vec<String>) -> Result<Vec<String>, Never> {
         self.position = candidate.seq;
-        Ok(payload.clone())
+        Ok(payload)
     }
 
     fn payload_streams(payload: &Vec<String>) -> &[String] {

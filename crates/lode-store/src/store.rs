@@ -129,6 +129,43 @@ type Reply<R> = oneshot::Sender<Result<Appended<R>, AppendError>>;
 struct Request<G: Gate> {
     events: Vec<NewEvent<G::Payload>>,
     reply: Reply<G::Rejection>,
+    /// Set when a request of the same [`Pipeline`] stopped: later ones are refused whole.
+    pipeline: Option<Arc<AtomicBool>>,
+}
+
+/// Several append requests in flight from one client, taken in order, with the guarantee that
+/// once one stops (a conflict or a rejection), none submitted after it appends anything.
+///
+/// A client that waits for each batch to be durable before sending the next leaves the disk idle
+/// while it prepares the next batch; a pipeline keeps the writer and the disk busy.
+#[derive(Debug)]
+pub struct Pipeline<'a, G: Gate> {
+    store: &'a Store<G>,
+    stopped: Arc<AtomicBool>,
+}
+
+/// An append request submitted through a [`Pipeline`], not yet answered.
+#[derive(Debug)]
+pub struct Ticket<R> {
+    rx: oneshot::Receiver<Result<Appended<R>, AppendError>>,
+}
+
+impl<R> Ticket<R> {
+    /// Waits until the request's group is durable (or refused).
+    pub fn wait(self) -> Result<Appended<R>, AppendError> {
+        self.rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+}
+
+impl<G: Gate> Pipeline<'_, G> {
+    /// Submits a request behind the ones submitted before.
+    ///
+    /// # Errors
+    /// As [`Store::append`]; a request submitted after one that stopped is answered with
+    /// [`AppendError::PipelineStopped`].
+    pub fn submit(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Ticket<G::Rejection>, AppendError> {
+        Ok(Ticket { rx: self.store.submit(events, Some(self.stopped.clone()))? })
+    }
 }
 
 /// Ids and streams of the durable log, kept in memory and rebuilt at open from the index
@@ -137,6 +174,8 @@ struct Request<G: Gate> {
 pub(crate) struct Index {
     ids: HashMap<Uuid, u64>,
     streams: HashMap<Box<str>, Vec<u64>>,
+    /// The first position of every block, in order: a point lookup finds a record's block.
+    blocks: Vec<u64>,
 }
 
 impl Index {
@@ -170,9 +209,13 @@ impl std::fmt::Debug for Shared {
 pub struct Store<G: Gate = Open> {
     shared: Arc<Shared>,
     tx: Option<SyncSender<Request<G>>>,
-    writer: Option<JoinHandle<()>>,
+    /// The writer, then the syncer: the writer's end closes the syncer's queue.
+    threads: Vec<JoinHandle<()>>,
     options: Options,
 }
+
+/// Groups handed to sled and waiting for the syncer, at most.
+const SYNC_QUEUE_GROUPS: usize = 4;
 
 impl<G: Gate> std::fmt::Debug for Store<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -259,6 +302,17 @@ impl<G: Gate> Store<G> {
         }
 
         let (tx, rx) = mpsc::sync_channel(options.queue_depth);
+        let (sync_tx, sync_rx) = mpsc::sync_channel(SYNC_QUEUE_GROUPS);
+        let syncer_state = Syncer {
+            shared: shared.clone(),
+            rx: sync_rx,
+            db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
+            blobs_synced: 0,
+        };
+        let syncer = std::thread::Builder::new()
+            .name("lode-syncer".into())
+            .spawn(move || syncer_state.run())
+            .map_err(storage)?;
         let writer_state = Writer {
             shared: shared.clone(),
             gate,
@@ -266,14 +320,13 @@ impl<G: Gate> Store<G> {
             options: options.clone(),
             head,
             last_recorded_us: stored.recorded_at_us,
-            db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
-            blobs_synced: 0,
+            sync_tx,
         };
         let writer = std::thread::Builder::new()
             .name("lode-writer".into())
             .spawn(move || writer_state.run())
             .map_err(storage)?;
-        Ok(Store { shared, tx: Some(tx), writer: Some(writer), options })
+        Ok(Store { shared, tx: Some(tx), threads: vec![writer, syncer], options })
     }
 
     /// A cheap, cloneable handle for reads and subscriptions.
@@ -301,8 +354,13 @@ impl<G: Gate> Store<G> {
     /// See [`AppendError`]: in every case nothing of the request was appended, except
     /// [`AppendError::Storage`], after which the outcome of that group is unknown until reopening.
     pub fn append(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Appended<G::Rejection>, AppendError> {
-        let rx = self.submit(events)?;
+        let rx = self.submit(events, None)?;
         rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Starts a [`Pipeline`] of requests.
+    pub fn pipeline(&self) -> Pipeline<'_, G> {
+        Pipeline { store: self, stopped: Arc::new(AtomicBool::new(false)) }
     }
 
     /// [`Store::append`] for async callers.
@@ -310,13 +368,14 @@ impl<G: Gate> Store<G> {
         &self,
         events: Vec<NewEvent<G::Payload>>,
     ) -> Result<Appended<G::Rejection>, AppendError> {
-        let rx = self.submit(events)?;
+        let rx = self.submit(events, None)?;
         rx.await.map_err(|_| AppendError::Closed)?
     }
 
     fn submit(
         &self,
         events: Vec<NewEvent<G::Payload>>,
+        pipeline: Option<Arc<AtomicBool>>,
     ) -> Result<oneshot::Receiver<Result<Appended<G::Rejection>, AppendError>>, AppendError> {
         if events.len() > self.options.batch_events_max {
             return Err(AppendError::BatchTooLarge { events: events.len(), max: self.options.batch_events_max });
@@ -344,7 +403,7 @@ impl<G: Gate> Store<G> {
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
-        match tx.try_send(Request { events, reply }) {
+        match tx.try_send(Request { events, reply, pipeline }) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) => Err(AppendError::Overloaded { queue_depth: self.options.queue_depth }),
             Err(TrySendError::Disconnected(_)) => Err(AppendError::Closed),
@@ -361,10 +420,9 @@ impl<G: Gate> Store<G> {
     fn shutdown(&mut self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         drop(self.tx.take());
-        if let Some(w) = self.writer.take() {
-            // A panicking writer has already poisoned nothing durable; report it and go on.
-            if w.join().is_err() {
-                tracing::error!("the writer thread panicked");
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a store thread panicked");
             }
         }
     }
@@ -385,13 +443,19 @@ struct Writer<G: Gate> {
     gate: G,
     rx: Receiver<Request<G>>,
     options: Options,
+    /// The head of everything handed to sled, durable or not yet.
     head: Head,
     last_recorded_us: i64,
-    db_file: Option<File>,
-    blobs_synced: u64,
+    sync_tx: SyncSender<SyncJob<G::Rejection>>,
 }
 
-/// A record composed in the current group, not yet durable.
+/// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
+struct SyncJob<R> {
+    head: Head,
+    replies: Vec<(Reply<R>, Result<(Vec<Position>, Option<Stopped<R>>), AppendError>)>,
+}
+
+/// A record composed in the current group, not yet written.
 struct Pending {
     seq: u64,
     id: Uuid,
@@ -418,6 +482,8 @@ impl<G: Gate> Writer<G> {
         }
     }
 
+    /// Checks and composes a group, hands it to sled as one atomic batch, and passes it on to the
+    /// syncer. While the syncer waits for the disk, this thread composes the next group.
     fn commit_group(&mut self, group: Vec<Request<G>>) {
         if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
             for req in group {
@@ -432,40 +498,45 @@ impl<G: Gate> Writer<G> {
         let mut pending: Vec<Pending> = Vec::new();
         let mut pending_ids: HashMap<Uuid, usize> = HashMap::new();
         let mut pending_versions: HashMap<String, u64> = HashMap::new();
-        let mut outcomes: Vec<(Vec<Position>, Option<Stopped<G::Rejection>>)> = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
         let mut chain = self.head.hash;
         let mut next_seq = self.head.seq + 1;
-
         let mut failure = None;
         {
             let index = self.shared.index.read().expect("index lock");
-            'requests: for req in &group {
+            'requests: for req in group {
+                if req.pipeline.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
+                    replies.push((req.reply, Err(AppendError::PipelineStopped)));
+                    continue;
+                }
                 let mut positions = Vec::with_capacity(req.events.len());
                 let mut stopped = None;
-                for (i, ev) in req.events.iter().enumerate() {
+                for (i, ev) in req.events.into_iter().enumerate() {
+                    let NewEvent { id, event, expected, payload } = ev;
                     // 1. Idempotency over the whole log.
-                    let earlier = match pending_ids.get(&ev.id) {
+                    let earlier = match pending_ids.get(&id) {
                         Some(&p) => Some(Earlier::Pending(p)),
-                        None => index.ids.get(&ev.id).map(|&s| Earlier::Durable(s)),
+                        None => index.ids.get(&id).map(|&s| Earlier::Logged(s)),
                     };
                     if let Some(earlier) = earlier {
-                        match self.same_event(earlier, &pending, &ev.event) {
+                        match self.same_event(earlier, &pending, &event) {
                             Ok((seq, hash, true)) => {
                                 positions.push(Position { seq, hash, duplicate: true });
                                 continue;
                             }
                             Ok((seq, _, false)) => {
-                                stopped = Some(Stopped { index: i, reason: StopReason::IdConflict { id: ev.id, seq } });
+                                stopped = Some(Stopped { index: i, reason: StopReason::IdConflict { id, seq } });
                                 break;
                             }
                             Err(e) => {
-                                failure = Some(format!("reading the earlier event {}: {e}", ev.id));
+                                failure = Some(format!("reading the earlier event {id}: {e}"));
+                                replies.push((req.reply, Ok((positions, stopped))));
                                 break 'requests;
                             }
                         }
                     }
                     // 2. Optimistic concurrency.
-                    if let Some((stream, expected, actual)) = ev.expected.iter().find_map(|(s, v)| {
+                    if let Some((stream, expected, actual)) = expected.iter().find_map(|(s, v)| {
                         let actual = index.version(s) + pending_versions.get(s.as_str()).copied().unwrap_or(0);
                         (actual != *v).then(|| (s.clone(), *v, actual))
                     }) {
@@ -473,8 +544,8 @@ impl<G: Gate> Writer<G> {
                         break;
                     }
                     // 3. The rules.
-                    let candidate = Candidate { seq: next_seq, id: ev.id, recorded_at };
-                    let mut streams = match self.gate.admit(&candidate, &ev.payload) {
+                    let candidate = Candidate { seq: next_seq, id, recorded_at };
+                    let mut streams = match self.gate.admit(&candidate, payload) {
                         Ok(s) => s,
                         Err(r) => {
                             stopped = Some(Stopped { index: i, reason: StopReason::Rejected(r) });
@@ -489,56 +560,69 @@ impl<G: Gate> Writer<G> {
                     );
                     // 4. Compose the record.
                     let mut bytes = Vec::new();
-                    record::encode(&mut bytes, next_seq, &ev.id, &recorded_str, &streams, &chain, &ev.event);
+                    record::encode(&mut bytes, next_seq, &id, &recorded_str, &streams, &chain, &event);
                     let leaf = record::leaf_hash(&bytes);
                     chain = record::chain_hash(&chain, &leaf);
                     for s in &streams {
-                        *pending_versions.entry(s.clone()).or_insert(0) += 1;
+                        match pending_versions.get_mut(s.as_str()) {
+                            Some(v) => *v += 1,
+                            None => {
+                                pending_versions.insert(s.clone(), 1);
+                            }
+                        }
                     }
-                    pending_ids.insert(ev.id, pending.len());
+                    pending_ids.insert(id, pending.len());
                     positions.push(Position { seq: next_seq, hash: chain, duplicate: false });
-                    pending.push(Pending { seq: next_seq, id: ev.id, streams, bytes, leaf });
+                    pending.push(Pending { seq: next_seq, id, streams, bytes, leaf });
                     next_seq += 1;
                 }
-                outcomes.push((positions, stopped));
+                if let (Some(_), Some(p)) = (&stopped, &req.pipeline) {
+                    p.store(true, Ordering::SeqCst);
+                }
+                replies.push((req.reply, Ok((positions, stopped))));
             }
         }
         if let Some(why) = failure {
-            self.fail(group, why);
+            // The gate may have admitted events that will now never be written: refuse all
+            // further writes until the store is reopened and the gate rebuilt.
+            self.poison(&why);
+            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+            let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
             return;
         }
 
         if !pending.is_empty() {
             let new_head = StoredHead { seq: next_seq - 1, hash: chain, recorded_at_us: now_us };
-            if let Err(e) = self.write(&pending, &new_head) {
-                self.fail(group, e);
-                return;
-            }
+            let firsts = match self.write(&pending, &new_head) {
+                Ok(f) => f,
+                Err(why) => {
+                    self.poison(&why);
+                    let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+                    let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
+                    return;
+                }
+            };
             self.last_recorded_us = now_us;
             self.head = Head { seq: new_head.seq, hash: new_head.hash };
-            {
-                let mut index = self.shared.index.write().expect("index lock");
-                for p in &pending {
-                    index.ids.insert(p.id, p.seq);
-                    for s in &p.streams {
-                        if let Some(v) = index.streams.get_mut(s.as_str()) {
-                            v.push(p.seq);
-                        } else {
-                            index.streams.insert(s.as_str().into(), vec![p.seq]);
+            let mut index = self.shared.index.write().expect("index lock");
+            index.blocks.extend(firsts);
+            for p in pending {
+                index.ids.insert(p.id, p.seq);
+                for s in p.streams {
+                    match index.streams.get_mut(s.as_str()) {
+                        Some(v) => v.push(p.seq),
+                        None => {
+                            index.streams.insert(s.into_boxed_str(), vec![p.seq]);
                         }
                     }
                 }
             }
-            *self.shared.durable.lock().expect("durable lock") = self.head;
-            self.shared.durable_cv.notify_all();
-            self.shared.durable_tx.send_replace(self.head.seq);
+            drop(index);
             self.gate.committed(self.head.seq);
         }
-
-        let head = self.head;
-        for (req, (positions, stopped)) in group.into_iter().zip(outcomes) {
-            let _ = req.reply.send(Ok(Appended { positions, stopped, head }));
-        }
+        // Even a group of retries waits for the syncer: the records they point at may not be
+        // durable yet.
+        let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
     }
 
     /// Compares an event with the one already logged under the same id.
@@ -550,9 +634,9 @@ impl<G: Gate> Writer<G> {
                 let hash = record::chain_hash(&h.prev, &p.leaf);
                 Ok((p.seq, hash, h.event == event))
             }
-            Earlier::Durable(seq) => {
+            Earlier::Logged(seq) => {
                 let rec = Reader { shared: self.shared.clone() }
-                    .get(seq)
+                    .get_unsynced(seq)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("indexed position {seq} is missing"))?;
                 let same = rec.header().event == event;
@@ -561,20 +645,22 @@ impl<G: Gate> Writer<G> {
         }
     }
 
-    /// Writes the group as blocks, index segments and the new head in one atomic sled batch,
-    /// then makes it durable.
-    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<(), String> {
+    /// Hands the group to sled as blocks, index segments and the new head, in one atomic batch.
+    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<Vec<u64>, String> {
+        let mut firsts = Vec::new();
         let mut batch = sled::Batch::default();
         let mut start = 0;
         while start < pending.len() {
             let mut b = BlockBuilder::new();
             let mut end = start;
-            while end < pending.len() && (b.count() == 0 || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
+            while end < pending.len()
+                && (b.count() == 0 || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
             {
                 b.push(&pending[end].bytes);
                 end += 1;
             }
             let first = pending[start].seq;
+            firsts.push(first);
             let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
             batch.insert(&block::key(BLOCK_PREFIX, first), b.finish());
             batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
@@ -582,6 +668,57 @@ impl<G: Gate> Writer<G> {
         }
         batch.insert(HEAD_KEY, &head.encode()[..]);
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
+        Ok(firsts)
+    }
+
+    fn poison(&self, why: &str) {
+        tracing::error!(%why, "append failed; the store refuses writes until reopened");
+        *self.shared.poisoned.lock().expect("poison lock") = Some(why.to_owned());
+    }
+}
+
+/// The syncer thread: makes what the writer handed to sled durable, publishes the durable head,
+/// and answers the requests. One flush and one fsync cover every group that arrived meanwhile.
+struct Syncer<R> {
+    shared: Arc<Shared>,
+    rx: Receiver<SyncJob<R>>,
+    db_file: Option<File>,
+    blobs_synced: u64,
+}
+
+impl<R> Syncer<R> {
+    fn run(mut self) {
+        while let Ok(job) = self.rx.recv() {
+            let mut jobs = vec![job];
+            while let Ok(j) = self.rx.try_recv() {
+                jobs.push(j);
+            }
+            let head = jobs.iter().map(|j| j.head).max_by_key(|h| h.seq).expect("at least one job");
+            let durable = self.shared.durable.lock().expect("durable lock").seq;
+            if head.seq > durable {
+                if let Err(why) = self.sync() {
+                    tracing::error!(%why, "sync failed; the store refuses writes until reopened");
+                    *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
+                    for job in jobs {
+                        for (reply, _) in job.replies {
+                            let _ = reply.send(Err(AppendError::Storage(why.clone())));
+                        }
+                    }
+                    continue;
+                }
+                *self.shared.durable.lock().expect("durable lock") = head;
+                self.shared.durable_cv.notify_all();
+                self.shared.durable_tx.send_replace(head.seq);
+            }
+            for job in jobs {
+                for (reply, outcome) in job.replies {
+                    let _ = reply.send(outcome.map(|(positions, stopped)| Appended { positions, stopped, head: job.head }));
+                }
+            }
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
         self.shared.db.flush().map_err(|e| format!("flushing: {e}"))?;
         if let Some(f) = &self.db_file {
             f.sync_data().map_err(|e| format!("fsync of the db file: {e}"))?;
@@ -590,20 +727,12 @@ impl<G: Gate> Writer<G> {
         }
         Ok(())
     }
-
-    fn fail(&mut self, group: Vec<Request<G>>, why: String) {
-        tracing::error!(%why, "append failed; the store refuses writes until reopened");
-        *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
-        for req in group {
-            let _ = req.reply.send(Err(AppendError::Storage(why.clone())));
-        }
-    }
 }
 
 #[derive(Clone, Copy)]
 enum Earlier {
     Pending(usize),
-    Durable(u64),
+    Logged(u64),
 }
 
 /// Checks that an event is one JSON object with no raw line break.
@@ -623,7 +752,7 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
 
 /// Rebuilds the in-memory id and stream indexes from the index segments.
 fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
-    let mut index = Index { ids: HashMap::with_capacity(head_seq as usize), streams: HashMap::new() };
+    let mut index = Index { ids: HashMap::with_capacity(head_seq as usize), streams: HashMap::new(), blocks: Vec::new() };
     let mut next = 1u64;
     for kv in log.scan_prefix([SEGMENT_PREFIX]) {
         let (k, v) = kv.map_err(|e| OpenError::Corrupt(e.to_string()))?;
@@ -632,6 +761,7 @@ fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
             return Err(OpenError::Corrupt(format!("index segment starts at {first}, expected {next}")));
         }
         let entries = block::decode_segment(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
+        index.blocks.push(first);
         for (i, e) in entries.into_iter().enumerate() {
             let seq = first + i as u64;
             index.ids.insert(e.id, seq);
@@ -664,19 +794,24 @@ impl Reader {
         &self.shared.dir
     }
 
-    /// The version of a stream: how many records name it.
+    /// The version of a stream: how many durable records name it.
     pub fn version(&self, stream: &str) -> u64 {
-        self.shared.index.read().expect("index lock").version(stream)
+        let durable = self.head().seq;
+        let index = self.shared.index.read().expect("index lock");
+        index.streams.get(stream).map_or(0, |v| v.partition_point(|&s| s <= durable) as u64)
     }
 
-    /// The position of an event id, if logged.
+    /// The position of an event id, if durably logged.
     pub fn position_of(&self, id: &Uuid) -> Option<u64> {
-        self.shared.index.read().expect("index lock").ids.get(id).copied()
+        let durable = self.head().seq;
+        self.shared.index.read().expect("index lock").ids.get(id).copied().filter(|&s| s <= durable)
     }
 
-    /// The positions of every record naming `stream`, in order.
+    /// The positions of every durable record naming `stream`, in order.
     pub fn stream_positions(&self, stream: &str) -> Vec<u64> {
-        self.shared.index.read().expect("index lock").streams.get(stream).cloned().unwrap_or_default()
+        let durable = self.head().seq;
+        let index = self.shared.index.read().expect("index lock");
+        index.streams.get(stream).map_or_else(Vec::new, |v| v[..v.partition_point(|&s| s <= durable)].to_vec())
     }
 
     /// Number of distinct streams.
@@ -686,13 +821,20 @@ impl Reader {
 
     /// The record at `seq`, if durable.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, ReadError> {
-        if seq == 0 || seq > self.head().seq {
+        if seq > self.head().seq {
+            return Ok(None);
+        }
+        self.get_unsynced(seq)
+    }
+
+    /// The record at `seq` if sled has it, durable or not: for the writer only.
+    fn get_unsynced(&self, seq: u64) -> Result<Option<Record>, ReadError> {
+        if seq == 0 {
             return Ok(None);
         }
         let (first, block) = self.block_containing(seq)?;
-        let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
-        let i = (seq - first) as usize;
-        let bytes = recs.get(i).ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+        let bytes = block::nth_record(&block, (seq - first) as usize)
+            .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
         Ok(Some(to_record(seq, bytes.to_vec())?))
     }
 
@@ -715,16 +857,11 @@ impl Reader {
         let mut out = Vec::with_capacity(seqs.len().saturating_sub(skip).min(limit));
         let mut cached: Option<(u64, sled::IVec)> = None;
         for &seq in seqs.iter().skip(skip).take(limit) {
-            let block_hit = cached.as_ref().is_some_and(|(first, b)| {
-                seq >= *first && block::records(b).map(|r| seq < first + r.len() as u64).unwrap_or(false)
-            });
-            if !block_hit {
+            if cached.as_ref().is_none_or(|(first, _)| *first != self.block_first(seq)) {
                 cached = Some(self.block_containing(seq)?);
             }
             let (first, b) = cached.as_ref().expect("just filled");
-            let recs = block::records(b).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
-            let bytes = recs
-                .get((seq - first) as usize)
+            let bytes = block::nth_record(b, (seq - first) as usize)
                 .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
             out.push(to_record(seq, bytes.to_vec())?);
         }
@@ -737,15 +874,24 @@ impl Reader {
         RecordIter { reader: self.clone(), next: from.max(1), end: self.head().seq, buf: Vec::new().into_iter() }
     }
 
+    /// The first position of the block that holds `seq` (0 if none does).
+    fn block_first(&self, seq: u64) -> u64 {
+        let index = self.shared.index.read().expect("index lock");
+        let i = index.blocks.partition_point(|&f| f <= seq);
+        if i == 0 {
+            0
+        } else {
+            index.blocks[i - 1]
+        }
+    }
+
     fn block_containing(&self, seq: u64) -> Result<(u64, sled::IVec), ReadError> {
-        let (k, v) = self
+        let first = self.block_first(seq);
+        let v = self
             .shared
             .log
-            .range(block::key(BLOCK_PREFIX, 0)..=block::key(BLOCK_PREFIX, seq))
-            .next_back()
-            .transpose()?
+            .get(block::key(BLOCK_PREFIX, first))?
             .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
-        let first = block::key_seq(BLOCK_PREFIX, &k).ok_or_else(|| ReadError::Corrupt { seq, why: "bad block key".into() })?;
         Ok((first, v))
     }
 }

@@ -1,0 +1,88 @@
+//! `lode-cli`: the `lode` command of the Lode custody ledger: argument parsing, the commands,
+//! and what they print. The root package's `lode` binary calls [`main`].
+//!
+//! Exit codes: 0 ok; 1 an event was rejected or verification failed; 2 usage or I/O error.
+
+mod append;
+mod input;
+mod output;
+mod read;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code of a rejected event or a failed verification.
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit code of a usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// The data directory used when neither `--data-dir` nor `LODE_DATA_DIR` is given.
+pub const DEFAULT_DATA_DIR: &str = "lode-data";
+
+#[derive(Debug, Parser)]
+#[command(name = "lode", version, about = "Lode: a tamper-evident chain-of-custody ledger for rare-earth oxide lots")]
+struct Cli {
+    /// The ledger's data directory (default: ./lode-data).
+    #[arg(long, global = true, env = "LODE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Append events from a file or standard input: one JSON object, a JSON array, or JSON lines.
+    Append(append::Args),
+    /// Print records as JSON lines, exactly as stored.
+    Log(read::LogArgs),
+    /// Recompute every hash of the ledger, or of an exported log, and name the first bad position.
+    Verify(verify::Args),
+    /// Export the ledger.
+    #[command(subcommand)]
+    Export(read::Export),
+}
+
+/// An error with the exit code it should end the process with.
+#[derive(Debug)]
+pub struct Failed {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed { code: EXIT_USAGE, error: e.into() }
+    }
+}
+
+/// Ends with exit code 1 (rejected or verification failed), after the message was printed.
+pub fn rejected(error: anyhow::Error) -> Failed {
+    Failed { code: EXIT_REJECTED, error }
+}
+
+/// Runs the `lode` command with the process's arguments.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LODE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let result = match cli.command {
+        Command::Append(args) => append::run(&data_dir, args),
+        Command::Log(args) => read::log(&data_dir, args),
+        Command::Verify(args) => verify::run(&data_dir, args),
+        Command::Export(e) => read::export(&data_dir, e),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed { code, error }) => {
+            eprintln!("lode: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
