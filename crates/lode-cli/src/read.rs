@@ -11,10 +11,18 @@ use serde_json::json;
 use crate::output::print_json;
 use crate::Failed;
 
-/// Opens the ledger in `dir` with its rules.
+/// Opens the ledger in `dir` with its rules, to append.
 pub fn open_ledger(dir: &Path) -> anyhow::Result<Store<Ledger>> {
     Store::open(dir, Options::default(), Ledger::default())
         .with_context(|| format!("opening the ledger in {}", dir.display()))
+}
+
+/// Opens the log in `dir` to read records only: the rules' state is not rebuilt.
+pub fn open_log(dir: &Path) -> anyhow::Result<Store> {
+    if !dir.join("conf").exists() {
+        anyhow::bail!("no ledger at {}", dir.display());
+    }
+    Store::open_open(dir, Options::default()).with_context(|| format!("opening the ledger in {}", dir.display()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,7 +39,7 @@ pub struct LogArgs {
 }
 
 pub fn log(dir: &Path, args: LogArgs) -> Result<(), Failed> {
-    let store = open_ledger(dir)?;
+    let store = open_log(dir)?;
     let reader = store.reader();
     let limit = args.limit.unwrap_or(usize::MAX);
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -69,7 +77,7 @@ pub enum Export {
 
 pub fn export(dir: &Path, e: Export) -> Result<(), Failed> {
     let Export::Log { out } = e;
-    let store = open_ledger(dir)?;
+    let store = open_log(dir)?;
     let reader = store.reader();
     let head = reader.head();
     let mut n = 0u64;

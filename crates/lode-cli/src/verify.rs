@@ -41,7 +41,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
             lode_store::verify_lines(BufReader::with_capacity(1 << 20, f), expect, |_| {})
         }
         None => {
-            if !dir.exists() {
+            if !dir.join("conf").exists() {
                 return Err(anyhow::anyhow!("no ledger at {}", dir.display()).into());
             }
             lode_store::verify_path(dir, expect, |_| {})

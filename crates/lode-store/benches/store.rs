@@ -47,6 +47,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let n: u64 = std::env::var("LODE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    if std::env::var("LODE_BENCH_ONLY").is_ok_and(|v| v == "verify") {
+        verify_breakdown(n);
+        return;
+    }
     println!("lode-store benchmark: {n} events of ~{} bytes, fsync on, median of {RUNS} runs", event(1).event.len());
 
     let mut batched = Vec::new();
@@ -96,6 +100,9 @@ fn main() {
     println!("lot history reads:            {:>10.0} lots/s", median(history));
     println!("disk:                         {bytes_per_event:>10.0} bytes/event");
 
+    if std::env::var("LODE_BENCH_ONLY").is_ok_and(|v| v == "batched") {
+        return;
+    }
     for writers in [1usize, 8, 64] {
         let mut rates = Vec::new();
         for _ in 0..3 {
@@ -144,4 +151,52 @@ fn dir_size(p: &std::path::Path) -> u64 {
         total += if md.is_dir() { dir_size(&e.path()) } else { md.len() };
     }
     total
+}
+
+/// Where verification spends its time: scanning sled, splitting blocks, hashing, the whole.
+fn verify_breakdown(n: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_open(dir.path(), options()).expect("open");
+    let events: Vec<_> = (0..n).map(event).collect();
+    for chunk in events.chunks(1000) {
+        store.append(chunk.to_vec()).expect("append");
+    }
+    store.close().expect("close");
+    for _ in 0..3 {
+        let db = sled::Config::new().path(dir.path()).open().expect("sled");
+        let log = db.open_tree("log").expect("tree");
+        let t = Instant::now();
+        let mut bytes = 0usize;
+        for kv in log.scan_prefix([lode_store::block::BLOCK_PREFIX]) {
+            bytes += kv.expect("kv").1.len();
+        }
+        let scan = t.elapsed();
+        let t = Instant::now();
+        let mut recs = 0usize;
+        for kv in log.scan_prefix([lode_store::block::BLOCK_PREFIX]) {
+            let v = kv.expect("kv").1;
+            for r in lode_store::block::records(&v).expect("block") {
+                recs += 1;
+                std::hint::black_box(lode_store::record::parse(r).expect("parse"));
+            }
+        }
+        let parse = t.elapsed();
+        let t = Instant::now();
+        for kv in log.scan_prefix([lode_store::block::BLOCK_PREFIX]) {
+            let v = kv.expect("kv").1;
+            for r in lode_store::block::records(&v).expect("block") {
+                std::hint::black_box(lode_store::record::leaf_hash(r));
+            }
+        }
+        let hash = t.elapsed();
+        drop(log);
+        drop(db);
+        let t = Instant::now();
+        verify_path(dir.path(), None, |_| {}).expect("open").expect("ok");
+        let all = t.elapsed();
+        println!(
+            "{recs} records, {bytes} bytes: scan {:?}, scan+parse {:?}, scan+hash {:?}, verify {:?} ({:.0}/s)",
+            scan, parse, hash, all, recs as f64 / all.as_secs_f64()
+        );
+    }
 }

@@ -51,14 +51,33 @@ impl Hash {
             return None;
         }
         let mut out = [0u8; 32];
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            out[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+            bad |= (hi | lo) & 0x80;
+            *o = (hi << 4) | (lo & 0x0f);
         }
-        Some(Hash(out))
+        (bad == 0).then_some(Hash(out))
     }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The value of each lowercase hexadecimal digit; 0x80 marks every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn hex_val(c: u8) -> Option<u8> {
     match c {
@@ -172,15 +191,11 @@ pub fn parse(bytes: &[u8]) -> Result<Header<'_>, Malformed> {
     p.lit(b"{\"seq\":", "expected {\"seq\":")?;
     let seq = p.uint()?;
     p.lit(b",\"id\":\"", "expected ,\"id\":\"")?;
-    let id_str = p.until_quote()?;
-    if id_str.len() != 36 || id_str.bytes().any(|c| c.is_ascii_uppercase()) {
-        return Err(Malformed("id is not a lowercase hyphenated UUID"));
-    }
-    let id = Uuid::parse_str(id_str).map_err(|_| Malformed("id is not a UUID"))?;
+    let id = parse_uuid(p.until_quote()?).ok_or(Malformed("id is not a lowercase hyphenated UUID"))?;
     p.lit(b",\"recorded_at\":\"", "expected ,\"recorded_at\":\"")?;
     let recorded_at = p.until_quote()?;
-    if DateTime::parse_from_rfc3339(recorded_at).is_err() {
-        return Err(Malformed("recorded_at is not RFC 3339"));
+    if !is_record_time(recorded_at) {
+        return Err(Malformed("recorded_at is not YYYY-MM-DDTHH:MM:SS.ffffffZ"));
     }
     p.lit(b",\"streams\":[", "expected ,\"streams\":[")?;
     let mut streams = Vec::new();
@@ -213,6 +228,45 @@ pub fn parse(bytes: &[u8]) -> Result<Header<'_>, Malformed> {
         return Err(Malformed("record contains a line break"));
     }
     Ok(Header { seq, id, recorded_at, streams, prev, event })
+}
+
+/// A lowercase hyphenated UUID (8-4-4-4-12 hexadecimal digits).
+fn parse_uuid(s: &str) -> Option<Uuid> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut n = 0;
+    let mut i = 0;
+    while i < 36 {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if b[i] != b'-' {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        out[n] = (hex_val(b[i])? << 4) | hex_val(b[i + 1])?;
+        n += 1;
+        i += 2;
+    }
+    Some(Uuid::from_bytes(out))
+}
+
+/// Whether `s` has the exact shape the writer gives `recorded_at`, with plausible fields.
+fn is_record_time(s: &str) -> bool {
+    const SHAPE: &[u8; 27] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+    let b = s.as_bytes();
+    if b.len() != 27 || !b.iter().zip(SHAPE).all(|(&c, &m)| if m == b'd' { c.is_ascii_digit() } else { c == m }) {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
+        && num(11..13) < 24
+        && num(14..16) < 60
+        && num(17..19) < 61
 }
 
 struct Cursor<'a> {

@@ -59,8 +59,17 @@ impl ChainVerifier {
 
     /// Checks the next record. Returns its header for further checks by the caller.
     pub fn push<'a>(&mut self, bytes: &'a [u8], leaf: Hash) -> Result<Header<'a>, Failure> {
+        self.push_parsed(record::parse(bytes), leaf)
+    }
+
+    /// Checks the next record, already parsed (perhaps on another thread) and hashed.
+    pub fn push_parsed<'a>(
+        &mut self,
+        parsed: Result<Header<'a>, record::Malformed>,
+        leaf: Hash,
+    ) -> Result<Header<'a>, Failure> {
         let seq = self.next_seq;
-        let header = record::parse(bytes).map_err(|e| Failure { seq, what: e.to_string() })?;
+        let header = parsed.map_err(|e| Failure { seq, what: e.to_string() })?;
         if header.seq != seq {
             let what = if header.seq < seq {
                 format!("found record {} again or out of order, expected record {seq}", header.seq)
@@ -160,25 +169,41 @@ pub fn verify_lines<R: BufRead>(
     expect: Option<Head>,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, Failure> {
+    const LINES_PER_BATCH: usize = 4096;
     let mut v = ChainVerifier::new(expect);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Failure { seq: v.next_seq, what: format!("reading the export: {e}") })?;
-        if n == 0 {
-            break;
+    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(LINES_PER_BATCH);
+    let mut eof = false;
+    let mut unterminated = false;
+    while !eof {
+        lines.clear();
+        while lines.len() < LINES_PER_BATCH {
+            let mut line = Vec::new();
+            let n = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Failure { seq: v.next_seq, what: format!("reading the export: {e}") })?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            } else {
+                // Checked after the lines before it, so an earlier problem is reported first.
+                eof = true;
+                unterminated = true;
+                lines.push(line);
+                break;
+            }
+            lines.push(line);
         }
-        if line.last() != Some(&b'\n') {
-            return Err(Failure { seq: v.next_seq, what: "the last line has no line end: the export was cut".into() });
+        let slices: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        for (parsed, leaf) in parse_and_hash(&slices) {
+            v.push_parsed(parsed, leaf)?;
         }
-        line.pop();
-        let leaf = record::leaf_hash(&line);
-        v.push(&line, leaf)?;
-        if v.next_seq % 65_536 == 0 {
-            progress(v.next_seq);
+        if unterminated {
+            return Err(Failure { seq: v.next_seq - 1, what: "the last line has no line end: the export was cut".into() });
         }
+        progress(v.next_seq - 1);
     }
     v.finish(None)
 }
@@ -218,7 +243,6 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
     };
     let mut v = ChainVerifier::new(expect);
     let mut segments = log.scan_prefix([SEGMENT_PREFIX]);
-    let mut leaves = Vec::new();
     for kv in log.scan_prefix([BLOCK_PREFIX]) {
         let seq = v.next_seq;
         let (k, block_value) = kv.map_err(|e| storage(seq, e))?;
@@ -236,17 +260,15 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
             }
             Some(Err(e)) => return Err(storage(seq, e)),
         };
-        leaves.clear();
-        leaves.extend(hash_leaves(&recs));
-        for (i, (bytes, leaf)) in recs.iter().zip(&leaves).enumerate() {
+        for (i, (parsed, leaf)) in parse_and_hash(&recs).into_iter().enumerate() {
             let at = v.next_seq;
-            let h = v.push(bytes, *leaf)?;
+            let h = v.push_parsed(parsed, leaf)?;
             let Some(entry) = entries.get(i) else {
                 return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
             };
             let streams_match = h.streams.len() == entry.streams.len()
                 && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
-            if entry.id != h.id || entry.leaf != *leaf || !streams_match {
+            if entry.id != h.id || entry.leaf != leaf || !streams_match {
                 return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
             }
         }
@@ -269,18 +291,21 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
     v.finish(stored_head)
 }
 
-/// Leaf hashes of a block's records, on two threads when the block is large enough to pay.
-fn hash_leaves(recs: &[&[u8]]) -> Vec<Hash> {
-    const PARALLEL_MIN: usize = 256;
+type Parsed<'a> = (Result<Header<'a>, record::Malformed>, Hash);
+
+/// Parses and leaf-hashes records, on two threads when there are enough to pay for one. Only
+/// the chain step after this is sequential.
+fn parse_and_hash<'a>(recs: &[&'a [u8]]) -> Vec<Parsed<'a>> {
+    const PARALLEL_MIN: usize = 128;
+    let one = |r: &&'a [u8]| (record::parse(r), record::leaf_hash(r));
     if recs.len() < PARALLEL_MIN {
-        return recs.iter().map(|r| record::leaf_hash(r)).collect();
+        return recs.iter().map(one).collect();
     }
-    let mid = recs.len() / 2;
-    let (a, b) = recs.split_at(mid);
+    let (a, b) = recs.split_at(recs.len() / 2);
     std::thread::scope(|s| {
-        let h = s.spawn(|| b.iter().map(|r| record::leaf_hash(r)).collect::<Vec<_>>());
-        let mut out: Vec<Hash> = a.iter().map(|r| record::leaf_hash(r)).collect();
-        out.extend(h.join().expect("hashing cannot panic"));
+        let h = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<Parsed<'a>> = a.iter().map(one).collect();
+        out.extend(h.join().expect("parsing and hashing do not panic"));
         out
     })
 }
