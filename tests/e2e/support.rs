@@ -32,7 +32,12 @@ pub fn lode(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
 /// Parses the single JSON line a command printed.
 pub fn json_line(out: &Output) -> Value {
     let s = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("stdout is not one JSON line ({e}): {s:?}; stderr: {}", String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_str(s.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON line ({e}): {s:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 pub fn code(out: &Output) -> i32 {

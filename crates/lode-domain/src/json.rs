@@ -6,11 +6,15 @@
 //! rounded), and where in the document the problem is.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// How deeply arrays and objects may nest. The deepest valid event nests six levels
 /// (envelope, `data`, `outputs`, an output, its `material`, `elements`); the limit keeps a hostile
 /// document from exhausting the stack.
 pub(crate) const JSON_DEPTH_MAX: usize = 32;
+
+/// Objects with fewer keys than this are checked for duplicates by searching their keys.
+const KEYS_SEARCHED_MAX: usize = 16;
 
 /// A parsed JSON value. Strings borrow from the input unless they contained escapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +46,16 @@ impl Json<'_> {
 /// What went wrong while reading JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum JsonError {
-    Syntax { line: usize, column: usize, reason: &'static str },
+    Syntax {
+        line: usize,
+        column: usize,
+        reason: &'static str,
+    },
     TooDeep,
-    DuplicateKey { path: String, key: String },
+    DuplicateKey {
+        path: String,
+        key: String,
+    },
 }
 
 /// One step of a path from the root of the document.
@@ -56,7 +67,12 @@ enum Step<'a> {
 
 /// Reads exactly one JSON value, with optional whitespace around it and nothing else.
 pub(crate) fn parse(text: &str) -> Result<Json<'_>, JsonError> {
-    let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, path: Vec::new() };
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        path: Vec::new(),
+    };
     parser.skip_whitespace();
     let value = parser.value()?;
     parser.skip_whitespace();
@@ -78,10 +94,20 @@ impl<'a> Parser<'a> {
     fn syntax(&self, reason: &'static str) -> JsonError {
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         // Columns count characters, not bytes, so that they match what an editor shows.
-        let column = self.text[line_start..self.pos.min(self.text.len())].chars().count() + 1;
-        JsonError::Syntax { line, column, reason }
+        let column = self.text[line_start..self.pos.min(self.text.len())]
+            .chars()
+            .count()
+            + 1;
+        JsonError::Syntax {
+            line,
+            column,
+            reason,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -132,6 +158,7 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1; // '{'
         let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        let mut seen: Option<HashSet<Cow<'a, str>>> = None;
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -149,8 +176,20 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_whitespace();
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(JsonError::DuplicateKey { path: render_path(&self.path), key: key.into_owned() });
+            // Small objects are searched; large ones (maps such as `expected`) keep a set, so that a
+            // hostile object of many keys costs linear time, not quadratic.
+            let duplicate = if members.len() < KEYS_SEARCHED_MAX {
+                members.iter().any(|(k, _)| *k == key)
+            } else {
+                let seen =
+                    seen.get_or_insert_with(|| members.iter().map(|(k, _)| k.clone()).collect());
+                !seen.insert(key.clone())
+            };
+            if duplicate {
+                return Err(JsonError::DuplicateKey {
+                    path: render_path(&self.path),
+                    key: key.into_owned(),
+                });
             }
             self.enter(Step::Key(key.clone()))?;
             let value = self.value()?;
@@ -211,7 +250,9 @@ impl<'a> Parser<'a> {
                     return Ok(Cow::Borrowed(s));
                 }
                 Some(b'\\') => break,
-                Some(b) if b < 0x20 => return Err(self.syntax("unescaped control character in a string")),
+                Some(b) if b < 0x20 => {
+                    return Err(self.syntax("unescaped control character in a string"))
+                }
                 Some(_) => self.pos += 1,
             }
         }
@@ -245,11 +286,16 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     out.push(escaped);
                 }
-                Some(b) if b < 0x20 => return Err(self.syntax("unescaped control character in a string")),
+                Some(b) if b < 0x20 => {
+                    return Err(self.syntax("unescaped control character in a string"))
+                }
                 Some(_) => {
                     // Copy one whole UTF-8 character.
                     let rest = &self.text[self.pos..];
-                    let c = rest.chars().next().ok_or_else(|| self.syntax("unterminated string"))?;
+                    let c = rest
+                        .chars()
+                        .next()
+                        .ok_or_else(|| self.syntax("unterminated string"))?;
                     out.push(c);
                     self.pos += c.len_utf8();
                 }
@@ -354,7 +400,10 @@ fn render_path(path: &[Step<'_>]) -> String {
 
 /// Appends one key to a rendered path.
 pub(crate) fn push_key(out: &mut String, key: &str) {
-    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
         if !out.is_empty() {
@@ -379,9 +428,14 @@ mod tests {
 
     #[test]
     fn reads_values_and_keeps_number_text() {
-        let v = parse(r#" {"a": [1, -0, 12.5e-3, true, false, null, "x\u00e9\ud83d\ude00\n"]} "#).expect("valid");
-        let Json::Object(members) = v else { panic!("not an object") };
-        let Json::Array(items) = &members[0].1 else { panic!("not an array") };
+        let v = parse(r#" {"a": [1, -0, 12.5e-3, true, false, null, "x\u00e9\ud83d\ude00\n"]} "#)
+            .expect("valid");
+        let Json::Object(members) = v else {
+            panic!("not an object")
+        };
+        let Json::Array(items) = &members[0].1 else {
+            panic!("not an array")
+        };
         assert_eq!(items[0], Json::Number("1"));
         assert_eq!(items[1], Json::Number("-0"));
         assert_eq!(items[2], Json::Number("12.5e-3"));
@@ -391,8 +445,28 @@ mod tests {
     #[test]
     fn rejects_what_rfc_8259_rejects() {
         for bad in [
-            "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "1e", "tru", "nul", "\"\\x\"", "\"a\nb\"",
-            "\"\\ud800\"", "\"\\udc00x\"", "{'a':1}", "{\"a\" 1}", "[1 2]", "1 2", "\u{feff}{}", "NaN", "-",
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "1e",
+            "tru",
+            "nul",
+            "\"\\x\"",
+            "\"a\nb\"",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "{'a':1}",
+            "{\"a\" 1}",
+            "[1 2]",
+            "1 2",
+            "\u{feff}{}",
+            "NaN",
+            "-",
         ] {
             assert!(matches!(err(bad), JsonError::Syntax { .. }), "{bad:?}");
         }
@@ -402,10 +476,31 @@ mod tests {
     fn reports_duplicate_keys_with_their_path() {
         assert_eq!(
             err(r#"{"data": {"outputs": [{}, {"mass_g": 1, "mass_g": 2}]}}"#),
-            JsonError::DuplicateKey { path: "data.outputs[1]".into(), key: "mass_g".into() }
+            JsonError::DuplicateKey {
+                path: "data.outputs[1]".into(),
+                key: "mass_g".into()
+            }
         );
         // Escapes are decoded before keys are compared.
-        assert!(matches!(err(r#"{"a": 1, "\u0061": 2}"#), JsonError::DuplicateKey { .. }));
+        assert!(matches!(
+            err(r#"{"a": 1, "\u0061": 2}"#),
+            JsonError::DuplicateKey { .. }
+        ));
+    }
+
+    #[test]
+    fn finds_duplicates_in_large_objects() {
+        let keys: Vec<String> = (0..1000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{}}}", keys.join(","));
+        assert!(matches!(parse(&text), Ok(Json::Object(m)) if m.len() == 1000));
+        let text = format!("{{{},\"k500\":1}}", keys.join(","));
+        assert_eq!(
+            err(&text),
+            JsonError::DuplicateKey {
+                path: String::new(),
+                key: "k500".into()
+            }
+        );
     }
 
     #[test]
@@ -418,7 +513,14 @@ mod tests {
 
     #[test]
     fn positions_count_lines_and_characters() {
-        assert_eq!(err("{\n  \"é\": x}"), JsonError::Syntax { line: 2, column: 8, reason: "unexpected character" });
+        assert_eq!(
+            err("{\n  \"é\": x}"),
+            JsonError::Syntax {
+                line: 2,
+                column: 8,
+                reason: "unexpected character"
+            }
+        );
     }
 
     #[test]

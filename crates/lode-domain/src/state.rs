@@ -9,7 +9,9 @@ use crate::envelope::Envelope;
 use crate::events::{DocumentTarget, Event, HoldPlaced, HoldReleased, HoldTarget};
 use crate::ids::{LotId, PartyId, ShipmentId, SiteId};
 use crate::rules::{Accepted, Context};
-use crate::vocab::{Coordinates, Country, DocumentKind, Form, LotStatus, Material, Role, SiteKind, Stage};
+use crate::vocab::{
+    Coordinates, Country, DocumentKind, Form, LotStatus, Material, Role, SiteKind, Stage,
+};
 
 /// A hold on a lot or a party.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +134,8 @@ pub struct ShippedLot {
 impl ShippedLot {
     /// Received minus shipped mass, in grams (0 until received).
     pub fn transit_difference_g(&self) -> i128 {
-        self.received_g.map_or(0, |r| i128::from(r) - i128::from(self.shipped_g))
+        self.received_g
+            .map_or(0, |r| i128::from(r) - i128::from(self.shipped_g))
     }
 }
 
@@ -155,7 +158,10 @@ pub struct ShipmentState {
 impl ShipmentState {
     /// The shipment's lots still in transit.
     pub fn lots_in_transit(&self) -> impl Iterator<Item = &LotId> {
-        self.lots.iter().filter(|(_, l)| l.status == ShippedLotStatus::InTransit).map(|(id, _)| id)
+        self.lots
+            .iter()
+            .filter(|(_, l)| l.status == ShippedLotStatus::InTransit)
+            .map(|(id, _)| id)
     }
 }
 
@@ -265,6 +271,11 @@ impl State {
         self.shipments.iter()
     }
 
+    /// Every accepted event by id, in no particular order.
+    pub fn events(&self) -> impl Iterator<Item = (&Uuid, &EventRecord)> {
+        self.events.iter()
+    }
+
     /// An accepted event by id.
     pub fn event(&self, id: &Uuid) -> Option<&EventRecord> {
         self.events.get(id)
@@ -286,6 +297,15 @@ pub fn transformation_stage(input_forms: &BTreeSet<Form>, output_form: Form) -> 
     }
 }
 
+/// Applies an event that is already in the ledger without checking the rules again, for rebuilding the
+/// state from a log whose records were verified: computes what [`decide`](crate::decide) accepted and
+/// applies it. Events must come in ledger order, each with the [`Context`] it was accepted under.
+pub fn replay(state: &mut State, envelope: &Envelope, ctx: &Context) -> Accepted {
+    let accepted = crate::rules::outcome(state, envelope);
+    apply(state, envelope, &accepted, ctx);
+    accepted
+}
+
 /// Applies an event that [`decide`](crate::decide) accepted against this same state.
 ///
 /// Cannot fail and never panics: it trusts the decision, and where state does not match (which a correct
@@ -295,24 +315,30 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
     let event_id = ctx.event_id;
     match envelope.event() {
         Event::PartyRegistered(e) => {
-            state.parties.entry(e.party.clone()).or_insert_with(|| PartyState {
-                name: e.name.clone(),
-                roles: e.roles.iter().copied().collect(),
-                country: e.country,
-                public_key: e.public_key.clone(),
-                hold: None,
-                registered_by: event_id,
-            });
+            state
+                .parties
+                .entry(e.party.clone())
+                .or_insert_with(|| PartyState {
+                    name: e.name.clone(),
+                    roles: e.roles.iter().copied().collect(),
+                    country: e.country,
+                    public_key: e.public_key.clone(),
+                    hold: None,
+                    registered_by: event_id,
+                });
         }
         Event::SiteRegistered(e) => {
-            state.sites.entry(e.site.clone()).or_insert_with(|| SiteState {
-                party: e.party.clone(),
-                name: e.name.clone(),
-                kind: e.kind,
-                country: e.country,
-                coordinates: e.coordinates.clone(),
-                registered_by: event_id,
-            });
+            state
+                .sites
+                .entry(e.site.clone())
+                .or_insert_with(|| SiteState {
+                    party: e.party.clone(),
+                    name: e.name.clone(),
+                    kind: e.kind,
+                    country: e.country,
+                    coordinates: e.coordinates.clone(),
+                    registered_by: event_id,
+                });
         }
         Event::LotExtracted(e) => {
             let country = state.sites.get(&e.site).map(|s| s.country);
@@ -328,7 +354,10 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                         version: 0,
                         created_by: event_id,
                         mine: Some(e.site.clone()),
-                        stage: country.map(|country| StageRecord { stage: Stage::Mining, country }),
+                        stage: country.map(|country| StageRecord {
+                            stage: Stage::Mining,
+                            country,
+                        }),
                         parents: Vec::new(),
                         children: Vec::new(),
                         hold: None,
@@ -346,8 +375,12 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
             }
         }
         Event::LotTransformed(e) => {
-            let input_forms: BTreeSet<Form> =
-                e.inputs.iter().filter_map(|i| state.lots.get(&i.lot)).map(|l| l.material.form).collect();
+            let input_forms: BTreeSet<Form> = e
+                .inputs
+                .iter()
+                .filter_map(|i| state.lots.get(&i.lot))
+                .map(|l| l.material.form)
+                .collect();
             let country = state.sites.get(&e.site).map(|s| s.country);
             for input in &e.inputs {
                 if let Some(lot) = state.lots.get_mut(&input.lot) {
@@ -355,13 +388,22 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                     if lot.mass_g == 0 {
                         lot.status = LotStatus::Closed;
                     }
-                    lot.children.extend(
-                        e.outputs.iter().map(|o| LotLink { lot: o.lot.clone(), mass_g: o.mass_g, event: event_id }),
-                    );
+                    lot.children.extend(e.outputs.iter().map(|o| LotLink {
+                        lot: o.lot.clone(),
+                        mass_g: o.mass_g,
+                        event: event_id,
+                    }));
                 }
             }
-            let parents: Vec<LotLink> =
-                e.inputs.iter().map(|i| LotLink { lot: i.lot.clone(), mass_g: i.mass_g, event: event_id }).collect();
+            let parents: Vec<LotLink> = e
+                .inputs
+                .iter()
+                .map(|i| LotLink {
+                    lot: i.lot.clone(),
+                    mass_g: i.mass_g,
+                    event: event_id,
+                })
+                .collect();
             for output in &e.outputs {
                 if state.lots.contains_key(&output.lot) {
                     continue;
@@ -401,30 +443,41 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                     lot.shipment = Some(e.shipment.clone());
                     lots.insert(
                         id.clone(),
-                        ShippedLot { shipped_g: lot.mass_g, received_g: None, status: ShippedLotStatus::InTransit },
+                        ShippedLot {
+                            shipped_g: lot.mass_g,
+                            received_g: None,
+                            status: ShippedLotStatus::InTransit,
+                        },
                     );
                 }
             }
             let document_kinds = e.documents.iter().flatten().map(|d| d.kind).collect();
-            state.shipments.entry(e.shipment.clone()).or_insert_with(|| ShipmentState {
-                shipper: actor.clone(),
-                from_site: e.from_site.clone(),
-                to_party: e.to_party.clone(),
-                to_site: e.to_site.clone(),
-                carrier: e.carrier.clone(),
-                lots,
-                document_kinds,
-                shipped_by: event_id,
-            });
+            state
+                .shipments
+                .entry(e.shipment.clone())
+                .or_insert_with(|| ShipmentState {
+                    shipper: actor.clone(),
+                    from_site: e.from_site.clone(),
+                    to_party: e.to_party.clone(),
+                    to_site: e.to_site.clone(),
+                    carrier: e.carrier.clone(),
+                    lots,
+                    document_kinds,
+                    shipped_by: event_id,
+                });
         }
         Event::CustodyReceived(e) => {
             if let Some(shipment) = state.shipments.get_mut(&e.shipment) {
                 for received in &e.lots {
-                    let Some(shipped) = shipment.lots.get_mut(&received.lot) else { continue };
+                    let Some(shipped) = shipment.lots.get_mut(&received.lot) else {
+                        continue;
+                    };
                     if shipped.status != ShippedLotStatus::InTransit {
                         continue;
                     }
-                    let Some(lot) = state.lots.get_mut(&received.lot) else { continue };
+                    let Some(lot) = state.lots.get_mut(&received.lot) else {
+                        continue;
+                    };
                     shipped.status = ShippedLotStatus::Received;
                     shipped.received_g = Some(received.mass_g);
                     // The lot carries the shipped mass in transit; the weighed mass replaces it.
@@ -502,7 +555,10 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
             }
         }
         Event::HoldPlaced(HoldPlaced { target, reason }) => {
-            let hold = Some(Hold { event: event_id, reason: reason.clone() });
+            let hold = Some(Hold {
+                event: event_id,
+                reason: reason.clone(),
+            });
             match target {
                 HoldTarget::Lot(id) => {
                     if let Some(lot) = state.lots.get_mut(id) {
@@ -541,6 +597,11 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
     }
     state.events.insert(
         event_id,
-        EventRecord { seq: ctx.seq, actor: actor.clone(), type_name: envelope.type_name(), corrections: Vec::new() },
+        EventRecord {
+            seq: ctx.seq,
+            actor: actor.clone(),
+            type_name: envelope.type_name(),
+            corrections: Vec::new(),
+        },
     );
 }

@@ -7,7 +7,7 @@
 use std::error::Error;
 
 use chrono::{DateTime, Utc};
-use lode_domain::{apply, decide, parse_event, Context, Envelope, Rejection, State};
+use lode_domain::{apply, decide, parse_record, replay, Context, Envelope, Rejection, State};
 use lode_store::{Candidate, Gate, Record};
 
 /// The custody rules and the state they check against, as a gate of the store.
@@ -34,17 +34,26 @@ impl Gate for Ledger {
 
     fn replay(&mut self, record: &Record) -> Result<(), Box<dyn Error + Send + Sync>> {
         let header = record.header();
-        let env = parse_event(header.event)?;
-        let recorded_at: DateTime<Utc> = DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
-        let ctx = Context { event_id: header.id, seq: header.seq, recorded_at };
-        let accepted = decide(&self.state, &env, &ctx)?;
-        apply(&mut self.state, &env, &accepted, &ctx);
+        // Records were checked when they were appended: rebuild without checking the rules again.
+        let env = parse_record(header.event)?;
+        let recorded_at: DateTime<Utc> =
+            DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
+        let ctx = Context {
+            event_id: header.id,
+            seq: header.seq,
+            recorded_at,
+        };
+        replay(&mut self.state, &env, &ctx);
         self.position = record.seq;
         Ok(())
     }
 
     fn admit(&mut self, candidate: &Candidate, env: Envelope) -> Result<Vec<String>, Rejection> {
-        let ctx = Context { event_id: candidate.id, seq: candidate.seq, recorded_at: candidate.recorded_at };
+        let ctx = Context {
+            event_id: candidate.id,
+            seq: candidate.seq,
+            recorded_at: candidate.recorded_at,
+        };
         let accepted = decide(&self.state, &env, &ctx)?;
         apply(&mut self.state, &env, &accepted, &ctx);
         self.position = candidate.seq;

@@ -41,7 +41,11 @@ pub trait Gate: Send + 'static {
 
     /// Decides on a candidate and, when it is accepted, applies it to the state and returns the
     /// streams its record names.
-    fn admit(&mut self, candidate: &Candidate, payload: Self::Payload) -> Result<Vec<String>, Self::Rejection>;
+    fn admit(
+        &mut self,
+        candidate: &Candidate,
+        payload: Self::Payload,
+    ) -> Result<Vec<String>, Self::Rejection>;
 
     /// Called once the records up to `head` were handed to the storage engine as one atomic
     /// batch. They become durable with the next sync; after a crash, the engine recovers a prefix

@@ -75,7 +75,11 @@ impl Record {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Record, record::Malformed> {
         let header = record::parse(&bytes)?;
         let hash = record::chain_hash(&header.prev, &record::leaf_hash(&bytes));
-        Ok(Record { seq: header.seq, hash, bytes })
+        Ok(Record {
+            seq: header.seq,
+            hash,
+            bytes,
+        })
     }
 
     /// The record's parsed header.
@@ -163,8 +167,13 @@ impl<G: Gate> Pipeline<'_, G> {
     /// # Errors
     /// As [`Store::append`]; a request submitted after one that stopped is answered with
     /// [`AppendError::PipelineStopped`].
-    pub fn submit(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Ticket<G::Rejection>, AppendError> {
-        Ok(Ticket { rx: self.store.submit(events, Some(self.stopped.clone()))? })
+    pub fn submit(
+        &self,
+        events: Vec<NewEvent<G::Payload>>,
+    ) -> Result<Ticket<G::Rejection>, AppendError> {
+        Ok(Ticket {
+            rx: self.store.submit(events, Some(self.stopped.clone()))?,
+        })
     }
 }
 
@@ -198,7 +207,9 @@ pub(crate) struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -219,7 +230,10 @@ const SYNC_QUEUE_GROUPS: usize = 4;
 
 impl<G: Gate> std::fmt::Debug for Store<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.shared.dir).field("head", &self.head()).finish()
+        f.debug_struct("Store")
+            .field("dir", &self.shared.dir)
+            .field("head", &self.head())
+            .finish()
     }
 }
 
@@ -241,12 +255,18 @@ impl<G: Gate> Store<G> {
     /// decode, [`OpenError::Replay`]/[`OpenError::GateAhead`] when the gate cannot follow the log,
     /// and [`OpenError::Storage`] for I/O failures.
     pub fn open(dir: &Path, options: Options, mut gate: G) -> Result<Store<G>, OpenError> {
-        let storage = |source: std::io::Error| OpenError::Storage { path: dir.to_owned(), source };
+        let storage = |source: std::io::Error| OpenError::Storage {
+            path: dir.to_owned(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(storage)?;
         let db = open_sled(dir, options.cache_bytes)?;
         let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
 
-        match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
+        match log
+            .get(block::FORMAT_KEY)
+            .map_err(|e| storage(sled_to_io(e)))?
+        {
             Some(v) if v.as_ref() == block::FORMAT_VERSION => {}
             Some(v) => {
                 return Err(OpenError::Format {
@@ -257,9 +277,12 @@ impl<G: Gate> Store<G> {
             }
             None => {
                 if log.first().map_err(|e| storage(sled_to_io(e)))?.is_some() {
-                    return Err(OpenError::Corrupt("the log has records but no format key".into()));
+                    return Err(OpenError::Corrupt(
+                        "the log has records but no format key".into(),
+                    ));
                 }
-                log.insert(block::FORMAT_KEY, block::FORMAT_VERSION).map_err(|e| storage(sled_to_io(e)))?;
+                log.insert(block::FORMAT_KEY, block::FORMAT_VERSION)
+                    .map_err(|e| storage(sled_to_io(e)))?;
                 db.flush().map_err(|e| storage(sled_to_io(e)))?;
                 if options.fsync {
                     sync_dir_files(dir).map_err(storage)?;
@@ -268,13 +291,21 @@ impl<G: Gate> Store<G> {
         }
 
         let stored = match log.get(HEAD_KEY).map_err(|e| storage(sled_to_io(e)))? {
-            Some(v) => StoredHead::decode(&v).ok_or_else(|| OpenError::Corrupt("the head key does not decode".into()))?,
-            None => StoredHead { seq: 0, hash: Hash::GENESIS, recorded_at_us: 0 },
+            Some(v) => StoredHead::decode(&v)
+                .ok_or_else(|| OpenError::Corrupt("the head key does not decode".into()))?,
+            None => StoredHead {
+                seq: 0,
+                hash: Hash::GENESIS,
+                recorded_at_us: 0,
+            },
         };
 
         let index = load_index(&log, stored.seq)?;
 
-        let head = Head { seq: stored.seq, hash: stored.hash };
+        let head = Head {
+            seq: stored.seq,
+            hash: stored.hash,
+        };
         let (durable_tx, _) = watch::channel(head.seq);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
@@ -289,15 +320,27 @@ impl<G: Gate> Store<G> {
         });
 
         // Bring the gate up to date before any append can reach it.
-        let from = if G::STATELESS { head.seq } else { gate.position() };
+        let from = if G::STATELESS {
+            head.seq
+        } else {
+            gate.position()
+        };
         if from > head.seq {
-            return Err(OpenError::GateAhead { gate: from, head: head.seq });
+            return Err(OpenError::GateAhead {
+                gate: from,
+                head: head.seq,
+            });
         }
         if from < head.seq {
-            let reader = Reader { shared: shared.clone() };
+            let reader = Reader {
+                shared: shared.clone(),
+            };
             for rec in reader.iter_from(from + 1) {
                 let rec = rec.map_err(|e| OpenError::Corrupt(e.to_string()))?;
-                gate.replay(&rec).map_err(|e| OpenError::Replay { seq: rec.seq, reason: e.to_string() })?;
+                gate.replay(&rec).map_err(|e| OpenError::Replay {
+                    seq: rec.seq,
+                    reason: e.to_string(),
+                })?;
             }
         }
 
@@ -306,7 +349,11 @@ impl<G: Gate> Store<G> {
         let syncer_state = Syncer {
             shared: shared.clone(),
             rx: sync_rx,
-            db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
+            db_file: if options.fsync {
+                Some(File::open(dir.join("db")).map_err(storage)?)
+            } else {
+                None
+            },
             blobs_synced: 0,
         };
         let syncer = std::thread::Builder::new()
@@ -326,12 +373,19 @@ impl<G: Gate> Store<G> {
             .name("lode-writer".into())
             .spawn(move || writer_state.run())
             .map_err(storage)?;
-        Ok(Store { shared, tx: Some(tx), threads: vec![writer, syncer], options })
+        Ok(Store {
+            shared,
+            tx: Some(tx),
+            threads: vec![writer, syncer],
+            options,
+        })
     }
 
     /// A cheap, cloneable handle for reads and subscriptions.
     pub fn reader(&self) -> Reader {
-        Reader { shared: self.shared.clone() }
+        Reader {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The durable head.
@@ -353,14 +407,20 @@ impl<G: Gate> Store<G> {
     /// # Errors
     /// See [`AppendError`]: in every case nothing of the request was appended, except
     /// [`AppendError::Storage`], after which the outcome of that group is unknown until reopening.
-    pub fn append(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Appended<G::Rejection>, AppendError> {
+    pub fn append(
+        &self,
+        events: Vec<NewEvent<G::Payload>>,
+    ) -> Result<Appended<G::Rejection>, AppendError> {
         let rx = self.submit(events, None)?;
         rx.blocking_recv().map_err(|_| AppendError::Closed)?
     }
 
     /// Starts a [`Pipeline`] of requests.
     pub fn pipeline(&self) -> Pipeline<'_, G> {
-        Pipeline { store: self, stopped: Arc::new(AtomicBool::new(false)) }
+        Pipeline {
+            store: self,
+            stopped: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// [`Store::append`] for async callers.
@@ -378,7 +438,10 @@ impl<G: Gate> Store<G> {
         pipeline: Option<Arc<AtomicBool>>,
     ) -> Result<oneshot::Receiver<Result<Appended<G::Rejection>, AppendError>>, AppendError> {
         if events.len() > self.options.batch_events_max {
-            return Err(AppendError::BatchTooLarge { events: events.len(), max: self.options.batch_events_max });
+            return Err(AppendError::BatchTooLarge {
+                events: events.len(),
+                max: self.options.batch_events_max,
+            });
         }
         for (index, ev) in events.iter().enumerate() {
             if ev.event.len() > self.options.event_bytes_max {
@@ -391,11 +454,20 @@ impl<G: Gate> Store<G> {
             check_event_bytes(&ev.event).map_err(|why| AppendError::InvalidEvent { index, why })?;
             for (name, _) in &ev.expected {
                 if !record::is_valid_stream(name) {
-                    return Err(AppendError::InvalidStream { index, name: name.clone() });
+                    return Err(AppendError::InvalidStream {
+                        index,
+                        name: name.clone(),
+                    });
                 }
             }
-            if let Some(name) = G::payload_streams(&ev.payload).iter().find(|s| !record::is_valid_stream(s)) {
-                return Err(AppendError::InvalidStream { index, name: name.clone() });
+            if let Some(name) = G::payload_streams(&ev.payload)
+                .iter()
+                .find(|s| !record::is_valid_stream(s))
+            {
+                return Err(AppendError::InvalidStream {
+                    index,
+                    name: name.clone(),
+                });
             }
         }
         if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
@@ -403,9 +475,15 @@ impl<G: Gate> Store<G> {
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
-        match tx.try_send(Request { events, reply, pipeline }) {
+        match tx.try_send(Request {
+            events,
+            reply,
+            pipeline,
+        }) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(AppendError::Overloaded { queue_depth: self.options.queue_depth }),
+            Err(TrySendError::Full(_)) => Err(AppendError::Overloaded {
+                queue_depth: self.options.queue_depth,
+            }),
             Err(TrySendError::Disconnected(_)) => Err(AppendError::Closed),
         }
     }
@@ -452,7 +530,10 @@ struct Writer<G: Gate> {
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
 struct SyncJob<R> {
     head: Head,
-    replies: Vec<(Reply<R>, Result<(Vec<Position>, Option<Stopped<R>>), AppendError>)>,
+    replies: Vec<(
+        Reply<R>,
+        Result<(Vec<Position>, Option<Stopped<R>>), AppendError>,
+    )>,
 }
 
 /// A record composed in the current group, not yet written.
@@ -492,7 +573,8 @@ impl<G: Gate> Writer<G> {
             return;
         }
         let now_us = Utc::now().timestamp_micros().max(self.last_recorded_us);
-        let recorded_at = DateTime::<Utc>::from_timestamp_micros(now_us).expect("the clock is within chrono's range");
+        let recorded_at = DateTime::<Utc>::from_timestamp_micros(now_us)
+            .expect("the clock is within chrono's range");
         let recorded_str = record::format_time(&recorded_at);
 
         let mut pending: Vec<Pending> = Vec::new();
@@ -505,14 +587,23 @@ impl<G: Gate> Writer<G> {
         {
             let index = self.shared.index.read().expect("index lock");
             'requests: for req in group {
-                if req.pipeline.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
+                if req
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| p.load(Ordering::SeqCst))
+                {
                     replies.push((req.reply, Err(AppendError::PipelineStopped)));
                     continue;
                 }
                 let mut positions = Vec::with_capacity(req.events.len());
                 let mut stopped = None;
                 for (i, ev) in req.events.into_iter().enumerate() {
-                    let NewEvent { id, event, expected, payload } = ev;
+                    let NewEvent {
+                        id,
+                        event,
+                        expected,
+                        payload,
+                    } = ev;
                     // 1. Idempotency over the whole log.
                     let earlier = match pending_ids.get(&id) {
                         Some(&p) => Some(Earlier::Pending(p)),
@@ -521,11 +612,18 @@ impl<G: Gate> Writer<G> {
                     if let Some(earlier) = earlier {
                         match self.same_event(earlier, &pending, &event) {
                             Ok((seq, hash, true)) => {
-                                positions.push(Position { seq, hash, duplicate: true });
+                                positions.push(Position {
+                                    seq,
+                                    hash,
+                                    duplicate: true,
+                                });
                                 continue;
                             }
                             Ok((seq, _, false)) => {
-                                stopped = Some(Stopped { index: i, reason: StopReason::IdConflict { id, seq } });
+                                stopped = Some(Stopped {
+                                    index: i,
+                                    reason: StopReason::IdConflict { id, seq },
+                                });
                                 break;
                             }
                             Err(e) => {
@@ -537,30 +635,54 @@ impl<G: Gate> Writer<G> {
                     }
                     // 2. Optimistic concurrency.
                     if let Some((stream, expected, actual)) = expected.iter().find_map(|(s, v)| {
-                        let actual = index.version(s) + pending_versions.get(s.as_str()).copied().unwrap_or(0);
+                        let actual = index.version(s)
+                            + pending_versions.get(s.as_str()).copied().unwrap_or(0);
                         (actual != *v).then(|| (s.clone(), *v, actual))
                     }) {
-                        stopped = Some(Stopped { index: i, reason: StopReason::VersionConflict { stream, expected, actual } });
+                        stopped = Some(Stopped {
+                            index: i,
+                            reason: StopReason::VersionConflict {
+                                stream,
+                                expected,
+                                actual,
+                            },
+                        });
                         break;
                     }
                     // 3. The rules.
-                    let candidate = Candidate { seq: next_seq, id, recorded_at };
+                    let candidate = Candidate {
+                        seq: next_seq,
+                        id,
+                        recorded_at,
+                    };
                     let mut streams = match self.gate.admit(&candidate, payload) {
                         Ok(s) => s,
                         Err(r) => {
-                            stopped = Some(Stopped { index: i, reason: StopReason::Rejected(r) });
+                            stopped = Some(Stopped {
+                                index: i,
+                                reason: StopReason::Rejected(r),
+                            });
                             break;
                         }
                     };
                     streams.sort_unstable();
                     streams.dedup();
                     assert!(
-                        streams.iter().all(|s| record::is_valid_stream(s)) && streams.len() <= record::RECORD_STREAMS_MAX,
+                        streams.iter().all(|s| record::is_valid_stream(s))
+                            && streams.len() <= record::RECORD_STREAMS_MAX,
                         "the gate returned an invalid stream list"
                     );
                     // 4. Compose the record.
                     let mut bytes = Vec::new();
-                    record::encode(&mut bytes, next_seq, &id, &recorded_str, &streams, &chain, &event);
+                    record::encode(
+                        &mut bytes,
+                        next_seq,
+                        &id,
+                        &recorded_str,
+                        &streams,
+                        &chain,
+                        &event,
+                    );
                     let leaf = record::leaf_hash(&bytes);
                     chain = record::chain_hash(&chain, &leaf);
                     for s in &streams {
@@ -572,8 +694,18 @@ impl<G: Gate> Writer<G> {
                         }
                     }
                     pending_ids.insert(id, pending.len());
-                    positions.push(Position { seq: next_seq, hash: chain, duplicate: false });
-                    pending.push(Pending { seq: next_seq, id, streams, bytes, leaf });
+                    positions.push(Position {
+                        seq: next_seq,
+                        hash: chain,
+                        duplicate: false,
+                    });
+                    pending.push(Pending {
+                        seq: next_seq,
+                        id,
+                        streams,
+                        bytes,
+                        leaf,
+                    });
                     next_seq += 1;
                 }
                 if let (Some(_), Some(p)) = (&stopped, &req.pipeline) {
@@ -586,24 +718,43 @@ impl<G: Gate> Writer<G> {
             // The gate may have admitted events that will now never be written: refuse all
             // further writes until the store is reopened and the gate rebuilt.
             self.poison(&why);
-            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
-            let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
+            let replies = replies
+                .into_iter()
+                .map(|(r, _)| (r, Err(AppendError::Storage(why.clone()))))
+                .collect();
+            let _ = self.sync_tx.send(SyncJob {
+                head: self.head,
+                replies,
+            });
             return;
         }
 
         if !pending.is_empty() {
-            let new_head = StoredHead { seq: next_seq - 1, hash: chain, recorded_at_us: now_us };
+            let new_head = StoredHead {
+                seq: next_seq - 1,
+                hash: chain,
+                recorded_at_us: now_us,
+            };
             let firsts = match self.write(&pending, &new_head) {
                 Ok(f) => f,
                 Err(why) => {
                     self.poison(&why);
-                    let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
-                    let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
+                    let replies = replies
+                        .into_iter()
+                        .map(|(r, _)| (r, Err(AppendError::Storage(why.clone()))))
+                        .collect();
+                    let _ = self.sync_tx.send(SyncJob {
+                        head: self.head,
+                        replies,
+                    });
                     return;
                 }
             };
             self.last_recorded_us = now_us;
-            self.head = Head { seq: new_head.seq, hash: new_head.hash };
+            self.head = Head {
+                seq: new_head.seq,
+                hash: new_head.hash,
+            };
             let mut index = self.shared.index.write().expect("index lock");
             index.blocks.extend(firsts);
             for p in pending {
@@ -622,11 +773,19 @@ impl<G: Gate> Writer<G> {
         }
         // Even a group of retries waits for the syncer: the records they point at may not be
         // durable yet.
-        let _ = self.sync_tx.send(SyncJob { head: self.head, replies });
+        let _ = self.sync_tx.send(SyncJob {
+            head: self.head,
+            replies,
+        });
     }
 
     /// Compares an event with the one already logged under the same id.
-    fn same_event(&self, earlier: Earlier, pending: &[Pending], event: &[u8]) -> Result<(u64, Hash, bool), String> {
+    fn same_event(
+        &self,
+        earlier: Earlier,
+        pending: &[Pending],
+        event: &[u8],
+    ) -> Result<(u64, Hash, bool), String> {
         match earlier {
             Earlier::Pending(i) => {
                 let p = &pending[i];
@@ -635,10 +794,12 @@ impl<G: Gate> Writer<G> {
                 Ok((p.seq, hash, h.event == event))
             }
             Earlier::Logged(seq) => {
-                let rec = Reader { shared: self.shared.clone() }
-                    .get_unsynced(seq)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("indexed position {seq} is missing"))?;
+                let rec = Reader {
+                    shared: self.shared.clone(),
+                }
+                .get_unsynced(seq)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("indexed position {seq} is missing"))?;
                 let same = rec.header().event == event;
                 Ok((seq, rec.hash, same))
             }
@@ -654,20 +815,28 @@ impl<G: Gate> Writer<G> {
             let mut b = BlockBuilder::new();
             let mut end = start;
             while end < pending.len()
-                && (b.count() == 0 || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
+                && (b.count() == 0
+                    || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
             {
                 b.push(&pending[end].bytes);
                 end += 1;
             }
             let first = pending[start].seq;
             firsts.push(first);
-            let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
+            let seg = block::encode_segment(
+                pending[start..end]
+                    .iter()
+                    .map(|p| (&p.id, &p.leaf, p.streams.as_slice())),
+            );
             batch.insert(&block::key(BLOCK_PREFIX, first), b.finish());
             batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
             start = end;
         }
         batch.insert(HEAD_KEY, &head.encode()[..]);
-        self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
+        self.shared
+            .log
+            .apply_batch(batch)
+            .map_err(|e| format!("writing the batch: {e}"))?;
         Ok(firsts)
     }
 
@@ -693,7 +862,11 @@ impl<R> Syncer<R> {
             while let Ok(j) = self.rx.try_recv() {
                 jobs.push(j);
             }
-            let head = jobs.iter().map(|j| j.head).max_by_key(|h| h.seq).expect("at least one job");
+            let head = jobs
+                .iter()
+                .map(|j| j.head)
+                .max_by_key(|h| h.seq)
+                .expect("at least one job");
             let durable = self.shared.durable.lock().expect("durable lock").seq;
             if head.seq > durable {
                 if let Err(why) = self.sync() {
@@ -712,16 +885,24 @@ impl<R> Syncer<R> {
             }
             for job in jobs {
                 for (reply, outcome) in job.replies {
-                    let _ = reply.send(outcome.map(|(positions, stopped)| Appended { positions, stopped, head: job.head }));
+                    let _ = reply.send(outcome.map(|(positions, stopped)| Appended {
+                        positions,
+                        stopped,
+                        head: job.head,
+                    }));
                 }
             }
         }
     }
 
     fn sync(&mut self) -> Result<(), String> {
-        self.shared.db.flush().map_err(|e| format!("flushing: {e}"))?;
+        self.shared
+            .db
+            .flush()
+            .map_err(|e| format!("flushing: {e}"))?;
         if let Some(f) = &self.db_file {
-            f.sync_data().map_err(|e| format!("fsync of the db file: {e}"))?;
+            f.sync_data()
+                .map_err(|e| format!("fsync of the db file: {e}"))?;
             self.blobs_synced = sync_new_blobs(&self.shared.dir, self.blobs_synced)
                 .map_err(|e| format!("fsync of sled's blob files: {e}"))?;
         }
@@ -743,7 +924,8 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
     if event.contains(&b'\n') || event.contains(&b'\r') {
         return Err("it contains a line break".into());
     }
-    let v: &serde_json::value::RawValue = serde_json::from_slice(event).map_err(|e| e.to_string())?;
+    let v: &serde_json::value::RawValue =
+        serde_json::from_slice(event).map_err(|e| e.to_string())?;
     if !v.get().starts_with('{') {
         return Err("it is not an object".into());
     }
@@ -752,27 +934,42 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
 
 /// Rebuilds the in-memory id and stream indexes from the index segments.
 fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
-    let mut index = Index { ids: HashMap::with_capacity(head_seq as usize), streams: HashMap::new(), blocks: Vec::new() };
+    let mut index = Index {
+        ids: HashMap::with_capacity(head_seq as usize),
+        streams: HashMap::new(),
+        blocks: Vec::new(),
+    };
     let mut next = 1u64;
     for kv in log.scan_prefix([SEGMENT_PREFIX]) {
         let (k, v) = kv.map_err(|e| OpenError::Corrupt(e.to_string()))?;
-        let first = block::key_seq(SEGMENT_PREFIX, &k).ok_or_else(|| OpenError::Corrupt("bad index segment key".into()))?;
+        let first = block::key_seq(SEGMENT_PREFIX, &k)
+            .ok_or_else(|| OpenError::Corrupt("bad index segment key".into()))?;
         if first != next {
-            return Err(OpenError::Corrupt(format!("index segment starts at {first}, expected {next}")));
+            return Err(OpenError::Corrupt(format!(
+                "index segment starts at {first}, expected {next}"
+            )));
         }
-        let entries = block::decode_segment(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
+        let entries = block::decode_segment(&v)
+            .map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
         index.blocks.push(first);
         for (i, e) in entries.into_iter().enumerate() {
             let seq = first + i as u64;
             index.ids.insert(e.id, seq);
             for s in e.streams {
-                index.streams.entry(s.into_boxed_str()).or_default().push(seq);
+                index
+                    .streams
+                    .entry(s.into_boxed_str())
+                    .or_default()
+                    .push(seq);
             }
             next = seq + 1;
         }
     }
     if next - 1 != head_seq {
-        return Err(OpenError::Corrupt(format!("index segments end at {}, the head is at {head_seq}", next - 1)));
+        return Err(OpenError::Corrupt(format!(
+            "index segments end at {}, the head is at {head_seq}",
+            next - 1
+        )));
     }
     Ok(index)
 }
@@ -798,20 +995,32 @@ impl Reader {
     pub fn version(&self, stream: &str) -> u64 {
         let durable = self.head().seq;
         let index = self.shared.index.read().expect("index lock");
-        index.streams.get(stream).map_or(0, |v| v.partition_point(|&s| s <= durable) as u64)
+        index
+            .streams
+            .get(stream)
+            .map_or(0, |v| v.partition_point(|&s| s <= durable) as u64)
     }
 
     /// The position of an event id, if durably logged.
     pub fn position_of(&self, id: &Uuid) -> Option<u64> {
         let durable = self.head().seq;
-        self.shared.index.read().expect("index lock").ids.get(id).copied().filter(|&s| s <= durable)
+        self.shared
+            .index
+            .read()
+            .expect("index lock")
+            .ids
+            .get(id)
+            .copied()
+            .filter(|&s| s <= durable)
     }
 
     /// The positions of every durable record naming `stream`, in order.
     pub fn stream_positions(&self, stream: &str) -> Vec<u64> {
         let durable = self.head().seq;
         let index = self.shared.index.read().expect("index lock");
-        index.streams.get(stream).map_or_else(Vec::new, |v| v[..v.partition_point(|&s| s <= durable)].to_vec())
+        index.streams.get(stream).map_or_else(Vec::new, |v| {
+            v[..v.partition_point(|&s| s <= durable)].to_vec()
+        })
     }
 
     /// Number of distinct streams.
@@ -833,8 +1042,12 @@ impl Reader {
             return Ok(None);
         }
         let (first, block) = self.block_containing(seq)?;
-        let bytes = block::nth_record(&block, (seq - first) as usize)
-            .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+        let bytes = block::nth_record(&block, (seq - first) as usize).ok_or_else(|| {
+            ReadError::Corrupt {
+                seq,
+                why: "missing from its block".into(),
+            }
+        })?;
         Ok(Some(to_record(seq, bytes.to_vec())?))
     }
 
@@ -852,17 +1065,28 @@ impl Reader {
     }
 
     /// Every record naming `stream`, in order, skipping the first `skip`, at most `limit`.
-    pub fn stream(&self, stream: &str, skip: usize, limit: usize) -> Result<Vec<Record>, ReadError> {
+    pub fn stream(
+        &self,
+        stream: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Record>, ReadError> {
         let seqs = self.stream_positions(stream);
         let mut out = Vec::with_capacity(seqs.len().saturating_sub(skip).min(limit));
         let mut cached: Option<(u64, sled::IVec)> = None;
         for &seq in seqs.iter().skip(skip).take(limit) {
-            if cached.as_ref().is_none_or(|(first, _)| *first != self.block_first(seq)) {
+            if cached
+                .as_ref()
+                .is_none_or(|(first, _)| *first != self.block_first(seq))
+            {
                 cached = Some(self.block_containing(seq)?);
             }
             let (first, b) = cached.as_ref().expect("just filled");
-            let bytes = block::nth_record(b, (seq - first) as usize)
-                .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+            let bytes =
+                block::nth_record(b, (seq - first) as usize).ok_or_else(|| ReadError::Corrupt {
+                    seq,
+                    why: "missing from its block".into(),
+                })?;
             out.push(to_record(seq, bytes.to_vec())?);
         }
         Ok(out)
@@ -871,7 +1095,12 @@ impl Reader {
     /// Iterates over durable records from position `from` (at least 1) to the head as it stands
     /// now, reading one block at a time.
     pub fn iter_from(&self, from: u64) -> RecordIter {
-        RecordIter { reader: self.clone(), next: from.max(1), end: self.head().seq, buf: Vec::new().into_iter() }
+        RecordIter {
+            reader: self.clone(),
+            next: from.max(1),
+            end: self.head().seq,
+            buf: Vec::new().into_iter(),
+        }
     }
 
     /// The first position of the block that holds `seq` (0 if none does).
@@ -891,15 +1120,24 @@ impl Reader {
             .shared
             .log
             .get(block::key(BLOCK_PREFIX, first))?
-            .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
+            .ok_or_else(|| ReadError::Corrupt {
+                seq,
+                why: "no block holds it".into(),
+            })?;
         Ok((first, v))
     }
 }
 
 fn to_record(seq: u64, bytes: Vec<u8>) -> Result<Record, ReadError> {
-    let rec = Record::from_bytes(bytes).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+    let rec = Record::from_bytes(bytes).map_err(|e| ReadError::Corrupt {
+        seq,
+        why: e.to_string(),
+    })?;
     if rec.seq != seq {
-        return Err(ReadError::Corrupt { seq, why: format!("the record there says seq {}", rec.seq) });
+        return Err(ReadError::Corrupt {
+            seq,
+            why: format!("the record there says seq {}", rec.seq),
+        });
     }
     Ok(rec)
 }
@@ -926,7 +1164,10 @@ impl Iterator for RecordIter {
         let seq = self.next;
         let res = (|| {
             let (first, block) = self.reader.block_containing(seq)?;
-            let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+            let recs = block::records(&block).map_err(|e| ReadError::Corrupt {
+                seq,
+                why: e.to_string(),
+            })?;
             let mut out = Vec::new();
             for (i, bytes) in recs.iter().enumerate() {
                 let s = first + i as u64;
@@ -935,7 +1176,10 @@ impl Iterator for RecordIter {
                 }
             }
             if out.is_empty() {
-                return Err(ReadError::Corrupt { seq, why: "no block holds it".into() });
+                return Err(ReadError::Corrupt {
+                    seq,
+                    why: "no block holds it".into(),
+                });
             }
             Ok(out)
         })();
@@ -956,7 +1200,11 @@ impl Iterator for RecordIter {
 /// Opens the sled database in `dir`, telling a directory in use apart from other failures.
 pub(crate) fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, OpenError> {
     if !dir.join("conf").exists() && dir.join("db").exists() {
-        return Err(OpenError::Format { path: dir.to_owned(), found: "a db file without conf".into(), expected: "a lode data directory".into() });
+        return Err(OpenError::Format {
+            path: dir.to_owned(),
+            found: "a db file without conf".into(),
+            expected: "a lode data directory".into(),
+        });
     }
     // sled's background threads may hold the lock for a moment after a database of this process
     // was dropped; another process holding it keeps it, and is reported once the wait is over.
@@ -976,7 +1224,12 @@ pub(crate) fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, OpenEr
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(other) => return Err(OpenError::Storage { path: dir.to_owned(), source: sled_to_io(other) }),
+            Err(other) => {
+                return Err(OpenError::Storage {
+                    path: dir.to_owned(),
+                    source: sled_to_io(other),
+                })
+            }
         }
     }
 }
@@ -1019,7 +1272,13 @@ fn sync_new_blobs(dir: &Path, synced: u64) -> std::io::Result<u64> {
     };
     for entry in rd {
         let entry = entry?;
-        let Some(lsn) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else { continue };
+        let Some(lsn) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
         if lsn > synced {
             match File::open(entry.path()) {
                 Ok(f) => f.sync_all()?,

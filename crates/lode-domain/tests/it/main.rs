@@ -1,1 +1,13 @@
+//! The integration tests of `lode-domain`, in one binary.
 
+mod canonical;
+mod conservation;
+mod coverage;
+mod custody_rules;
+mod effects;
+mod envelope_rules;
+mod lot_rules;
+mod master_rules;
+mod oversight_rules;
+mod parsing;
+mod support;
