@@ -25,20 +25,11 @@ impl XorShift {
 
 #[test]
 fn sigkill_during_append_never_loses_an_acknowledged_event_or_leaves_half_a_batch() {
-    let cycles: u64 = std::env::var("LODE_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let cycles: u64 = std::env::var("LODE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let seed = std::env::var("LODE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+        .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
     eprintln!("crash campaign: {cycles} cycles, LODE_CRASH_SEED={seed}");
     let mut rng = XorShift(seed);
 
@@ -102,45 +93,23 @@ fn sigkill_during_append_never_loses_an_acknowledged_event_or_leaves_half_a_batc
         }
 
         let v = lode(&data, &["verify"], b"");
-        assert_eq!(
-            code(&v),
-            0,
-            "cycle {cycle} (seed {seed}): verify failed: {}",
-            String::from_utf8_lossy(&v.stdout)
-        );
+        assert_eq!(code(&v), 0, "cycle {cycle} (seed {seed}): verify failed: {}", String::from_utf8_lossy(&v.stdout));
         let present: HashSet<String> = logged_ids(&data).into_iter().collect();
         let lost: Vec<_> = acknowledged.difference(&present).collect();
-        assert!(
-            lost.is_empty(),
-            "cycle {cycle} (seed {seed}): acknowledged events lost: {}",
-            lost.len()
-        );
+        assert!(lost.is_empty(), "cycle {cycle} (seed {seed}): acknowledged events lost: {}", lost.len());
         // Each batch of this cycle is whole or absent, and the present ones are a prefix.
         let mut seen_absent = false;
         for b in 0..BATCHES {
-            let ids: Vec<String> = (first + b * BATCH..first + (b + 1) * BATCH)
-                .map(id_of)
-                .collect();
+            let ids: Vec<String> = (first + b * BATCH..first + (b + 1) * BATCH).map(id_of).collect();
             let n = ids.iter().filter(|id| present.contains(*id)).count() as u64;
-            assert!(
-                n == 0 || n == BATCH,
-                "cycle {cycle} (seed {seed}): batch {b} is half there ({n} of {BATCH})"
-            );
-            assert!(
-                !(seen_absent && n == BATCH),
-                "cycle {cycle} (seed {seed}): batch {b} present after an absent one"
-            );
+            assert!(n == 0 || n == BATCH, "cycle {cycle} (seed {seed}): batch {b} is half there ({n} of {BATCH})");
+            assert!(!(seen_absent && n == BATCH), "cycle {cycle} (seed {seed}): batch {b} present after an absent one");
             seen_absent |= n == 0;
         }
         // What a killed append left out is appended again by a retry, as a user would do.
         if finished.is_none() {
             let out = lode(&data, &["append", file.to_str().unwrap()], b"");
-            assert_eq!(
-                code(&out),
-                0,
-                "cycle {cycle}: the retry failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_eq!(code(&out), 0, "cycle {cycle}: the retry failed: {}", String::from_utf8_lossy(&out.stderr));
             (first..next).for_each(|n| {
                 acknowledged.insert(id_of(n));
             });

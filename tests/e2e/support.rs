@@ -33,10 +33,7 @@ pub fn lode(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
 pub fn json_line(out: &Output) -> Value {
     let s = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(s.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON line ({e}): {s:?}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
+        panic!("stdout is not one JSON line ({e}): {s:?}; stderr: {}", String::from_utf8_lossy(&out.stderr))
     })
 }
 

@@ -70,9 +70,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
                     break;
                 }
             };
-            let out = store
-                .append(events)
-                .with_context(|| format!("appending the batch from line {}", lines[0]))?;
+            let out = store.append(events).with_context(|| format!("appending the batch from line {}", lines[0]))?;
             for p in &out.positions {
                 if p.duplicate {
                     duplicates += 1;
@@ -82,12 +80,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
             }
             if let Some(st) = out.stopped {
                 let (code, reason) = describe(&st.reason);
-                stop = Some(Stop {
-                    line: lines[st.index],
-                    index: done + st.index,
-                    code,
-                    reason,
-                });
+                stop = Some(Stop { line: lines[st.index], index: done + st.index, code, reason });
                 break;
             }
             done += lines.len();
@@ -102,12 +95,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
     }
     if stop.is_none() {
         if let Some(nj) = not_json {
-            stop = Some(Stop {
-                line: nj.line,
-                index: nj.index,
-                code: "malformed_json".into(),
-                reason: nj.why,
-            });
+            stop = Some(Stop { line: nj.line, index: nj.index, code: "malformed_json".into(), reason: nj.why });
         }
     }
 
@@ -122,8 +110,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
         "events_per_s": rate(appended, elapsed),
     });
     if let Some(st) = &stop {
-        summary["rejected"] =
-            json!({ "line": st.line, "event": st.index + 1, "code": st.code, "reason": st.reason });
+        summary["rejected"] = json!({ "line": st.line, "event": st.index + 1, "code": st.code, "reason": st.reason });
     }
     print_json(&summary)?;
     store.close().context("closing the ledger")?;
@@ -153,12 +140,7 @@ fn parse_batches(units: &[Unit<'_>], batch: usize, tx: mpsc::SyncSender<Result<B
                     lines.push(u.line);
                 }
                 Err(e) => {
-                    failed = Some(Stop {
-                        line: u.line,
-                        index,
-                        code: e.code().to_string(),
-                        reason: e.to_string(),
-                    });
+                    failed = Some(Stop { line: u.line, index, code: e.code().to_string(), reason: e.to_string() });
                     break;
                 }
             }
@@ -175,9 +157,7 @@ fn parse_batches(units: &[Unit<'_>], batch: usize, tx: mpsc::SyncSender<Result<B
 }
 
 /// Parses one submitted event and prepares it for the store: assigns a UUIDv7 when it has no id.
-pub fn to_new_event(
-    bytes: &[u8],
-) -> Result<NewEvent<lode_domain::Envelope>, lode_domain::ParseError> {
+pub fn to_new_event(bytes: &[u8]) -> Result<NewEvent<lode_domain::Envelope>, lode_domain::ParseError> {
     let mut env = parse_event(bytes)?;
     let id = match env.id() {
         Some(id) => id,
@@ -187,17 +167,8 @@ pub fn to_new_event(
             id
         }
     };
-    let expected = env
-        .expected()
-        .iter()
-        .map(|(lot, v)| (lot.to_string(), *v))
-        .collect();
-    Ok(NewEvent {
-        id,
-        event: env.canonical_json(),
-        expected,
-        payload: env,
-    })
+    let expected = env.expected().iter().map(|(lot, v)| (lot.to_string(), *v)).collect();
+    Ok(NewEvent { id, event: env.canonical_json(), expected, payload: env })
 }
 
 /// The stable code and the message of a stopped append.

@@ -17,10 +17,7 @@ pub struct Unit<'a> {
 pub fn read_all(source: &Path) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if source == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .context("reading standard input")?;
+        std::io::stdin().lock().read_to_end(&mut buf).context("reading standard input")?;
     } else {
         std::fs::File::open(source)
             .and_then(|mut f| f.read_to_end(&mut buf))
@@ -46,22 +43,12 @@ pub fn split(input: &[u8]) -> (Vec<Unit<'_>>, Option<NotJson>) {
             Ok(items) => items,
             Err(e) => {
                 let why = format!("the input is not a JSON array of events: {e}");
-                return (
-                    out,
-                    Some(NotJson {
-                        line: e.line(),
-                        index: 0,
-                        why,
-                    }),
-                );
+                return (out, Some(NotJson { line: e.line(), index: 0, why }));
             }
         };
         for item in items {
             let offset = item.get().as_ptr() as usize - input.as_ptr() as usize;
-            out.push(Unit {
-                line: lines.line_of(offset),
-                bytes: item.get().as_bytes(),
-            });
+            out.push(Unit { line: lines.line_of(offset), bytes: item.get().as_bytes() });
         }
     } else {
         let mut stream = serde_json::Deserializer::from_slice(input).into_iter::<&RawValue>();
@@ -71,26 +58,13 @@ pub fn split(input: &[u8]) -> (Vec<Unit<'_>>, Option<NotJson>) {
                 None => break,
                 Some(Ok(item)) => {
                     let offset = item.get().as_ptr() as usize - input.as_ptr() as usize;
-                    out.push(Unit {
-                        line: lines.line_of(offset),
-                        bytes: item.get().as_bytes(),
-                    });
+                    out.push(Unit { line: lines.line_of(offset), bytes: item.get().as_bytes() });
                 }
                 Some(Err(e)) => {
-                    let skipped = input[before..]
-                        .iter()
-                        .take_while(|b| b.is_ascii_whitespace())
-                        .count();
+                    let skipped = input[before..].iter().take_while(|b| b.is_ascii_whitespace()).count();
                     let line = lines.line_of(before + skipped);
                     let index = out.len();
-                    return (
-                        out,
-                        Some(NotJson {
-                            line,
-                            index,
-                            why: format!("not JSON: {e}"),
-                        }),
-                    );
+                    return (out, Some(NotJson { line, index, why: format!("not JSON: {e}") }));
                 }
             }
         }
@@ -116,13 +90,7 @@ struct LineIndex {
 impl LineIndex {
     fn new(input: &[u8]) -> Self {
         let mut starts = vec![0];
-        starts.extend(
-            input
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(input.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1));
         LineIndex { starts }
     }
 

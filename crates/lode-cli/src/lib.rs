@@ -23,11 +23,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub const DEFAULT_DATA_DIR: &str = "lode-data";
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "lode",
-    version,
-    about = "Lode: a tamper-evident chain-of-custody ledger for rare-earth oxide lots"
-)]
+#[command(name = "lode", version, about = "Lode: a tamper-evident chain-of-custody ledger for rare-earth oxide lots")]
 struct Cli {
     /// The ledger's data directory (default: ./lode-data).
     #[arg(long, global = true, env = "LODE_DATA_DIR", value_name = "DIR")]
@@ -59,34 +55,23 @@ pub struct Failed {
 
 impl<E: Into<anyhow::Error>> From<E> for Failed {
     fn from(e: E) -> Self {
-        Failed {
-            code: EXIT_USAGE,
-            error: e.into(),
-        }
+        Failed { code: EXIT_USAGE, error: e.into() }
     }
 }
 
 /// Ends with exit code 1 (rejected or verification failed), after the message was printed.
 pub fn rejected(error: anyhow::Error) -> Failed {
-    Failed {
-        code: EXIT_REJECTED,
-        error,
-    }
+    Failed { code: EXIT_REJECTED, error }
 }
 
 /// Runs the `lode` command with the process's arguments.
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LODE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LODE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let data_dir = cli
-        .data_dir
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let result = match cli.command {
         Command::Append(args) => append::run(&data_dir, args),
         Command::Log(args) => read::log(&data_dir, args),

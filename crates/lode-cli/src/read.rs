@@ -22,8 +22,7 @@ pub fn open_log(dir: &Path) -> anyhow::Result<Store> {
     if !dir.join("conf").exists() {
         anyhow::bail!("no ledger at {}", dir.display());
     }
-    Store::open_open(dir, Options::default())
-        .with_context(|| format!("opening the ledger in {}", dir.display()))
+    Store::open_open(dir, Options::default()).with_context(|| format!("opening the ledger in {}", dir.display()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,9 +45,7 @@ pub fn log(dir: &Path, args: LogArgs) -> Result<(), Failed> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     match &args.lot {
         Some(lot) => {
-            let skip = reader
-                .stream_positions(lot)
-                .partition_point(|&s| s < args.from);
+            let skip = reader.stream_positions(lot).partition_point(|&s| s < args.from);
             for r in reader.stream(lot, skip, limit)? {
                 write_record(&mut out, &r)?;
             }
@@ -89,8 +86,7 @@ pub fn export(dir: &Path, e: Export) -> Result<(), Failed> {
             // Write beside the target and rename, so that a failed export never leaves a partial
             // file under the requested name.
             let tmp = path.with_extension("partial");
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
+            let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
             let mut w = BufWriter::new(file);
             for r in reader.iter_from(1) {
                 write_record(&mut w, &r?)?;
@@ -98,8 +94,7 @@ pub fn export(dir: &Path, e: Export) -> Result<(), Failed> {
             }
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("renaming to {}", path.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
             print_json(&json!({ "exported": n, "head": head.hash.to_hex(), "out": path }))?;
         }
         None => {

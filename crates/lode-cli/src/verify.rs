@@ -28,9 +28,8 @@ pub struct Args {
 pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
     let expect = match (&args.head, args.at) {
         (Some(hex), Some(seq)) => {
-            let hash = Hash::from_hex(hex).with_context(|| {
-                format!("--head {hex:?} is not 64 lowercase hexadecimal digits")
-            })?;
+            let hash = Hash::from_hex(hex)
+                .with_context(|| format!("--head {hex:?} is not 64 lowercase hexadecimal digits"))?;
             Some(Head { seq, hash })
         }
         _ => None,
@@ -38,8 +37,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
     let started = Instant::now();
     let result = match &args.log {
         Some(path) => {
-            let f =
-                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             lode_store::verify_lines(BufReader::with_capacity(1 << 20, f), expect, |_| {})
         }
         None => {
@@ -63,9 +61,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
         }
         Err(failure) => {
             print_json(&json!({ "ok": false, "position": failure.seq, "error": failure.what }))?;
-            Err(rejected(anyhow::anyhow!(
-                "verification failed at {failure}"
-            )))
+            Err(rejected(anyhow::anyhow!("verification failed at {failure}")))
         }
     }
 }

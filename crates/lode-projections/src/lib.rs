@@ -36,24 +36,15 @@ impl Gate for Ledger {
         let header = record.header();
         // Records were checked when they were appended: rebuild without checking the rules again.
         let env = parse_record(header.event)?;
-        let recorded_at: DateTime<Utc> =
-            DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
-        let ctx = Context {
-            event_id: header.id,
-            seq: header.seq,
-            recorded_at,
-        };
+        let recorded_at: DateTime<Utc> = DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
+        let ctx = Context { event_id: header.id, seq: header.seq, recorded_at };
         replay(&mut self.state, &env, &ctx);
         self.position = record.seq;
         Ok(())
     }
 
     fn admit(&mut self, candidate: &Candidate, env: Envelope) -> Result<Vec<String>, Rejection> {
-        let ctx = Context {
-            event_id: candidate.id,
-            seq: candidate.seq,
-            recorded_at: candidate.recorded_at,
-        };
+        let ctx = Context { event_id: candidate.id, seq: candidate.seq, recorded_at: candidate.recorded_at };
         let accepted = decide(&self.state, &env, &ctx)?;
         apply(&mut self.state, &env, &accepted, &ctx);
         self.position = candidate.seq;

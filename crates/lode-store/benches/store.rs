@@ -29,20 +29,12 @@ fn event(n: u64) -> NewEvent<Vec<String>> {
         id = Uuid::from_u128(u128::from(n)).hyphenated(),
     );
     let streams = if n % 2 == 0 { vec![lot] } else { vec![lot, to] };
-    NewEvent {
-        id: Uuid::now_v7(),
-        event: body.into_bytes(),
-        expected: vec![],
-        payload: streams,
-    }
+    NewEvent { id: Uuid::now_v7(), event: body.into_bytes(), expected: vec![], payload: streams }
 }
 
 fn options() -> Options {
     let mut o = Options::default();
-    if let Some(b) = std::env::var("LODE_BENCH_BLOCK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(b) = std::env::var("LODE_BENCH_BLOCK").ok().and_then(|v| v.parse().ok()) {
         o.block_bytes_max = b;
     }
     o
@@ -54,18 +46,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let n: u64 = std::env::var("LODE_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let n: u64 = std::env::var("LODE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     if std::env::var("LODE_BENCH_ONLY").is_ok_and(|v| v == "verify") {
         verify_breakdown(n);
         return;
     }
-    println!(
-        "lode-store benchmark: {n} events of ~{} bytes, fsync on, median of {RUNS} runs",
-        event(1).event.len()
-    );
+    println!("lode-store benchmark: {n} events of ~{} bytes, fsync on, median of {RUNS} runs", event(1).event.len());
 
     let mut batched = Vec::new();
     let mut verify = Vec::new();
@@ -93,9 +79,7 @@ fn main() {
         batched.push(n as f64 / t.elapsed().as_secs_f64());
 
         let reader = store.reader();
-        let lots: Vec<String> = (0..1000u64)
-            .map(|i| format!("VN-NDPR-{:06}", i * (n / 4 / 1000).max(1)))
-            .collect();
+        let lots: Vec<String> = (0..1000u64).map(|i| format!("VN-NDPR-{:06}", i * (n / 4 / 1000).max(1))).collect();
         let t = Instant::now();
         let mut read = 0usize;
         for lot in &lots {
@@ -108,23 +92,12 @@ fn main() {
         bytes_per_event = dir_size(dir.path()) as f64 / n as f64;
 
         let t = Instant::now();
-        let report = verify_path(dir.path(), None, |_| {})
-            .expect("open")
-            .expect("verifies");
+        let report = verify_path(dir.path(), None, |_| {}).expect("open").expect("verifies");
         verify.push(report.head.seq as f64 / t.elapsed().as_secs_f64());
     }
-    println!(
-        "batched append (1,000/batch): {:>10.0} events/s",
-        median(batched)
-    );
-    println!(
-        "verification:                 {:>10.0} events/s",
-        median(verify)
-    );
-    println!(
-        "lot history reads:            {:>10.0} lots/s",
-        median(history)
-    );
+    println!("batched append (1,000/batch): {:>10.0} events/s", median(batched));
+    println!("verification:                 {:>10.0} events/s", median(verify));
+    println!("lot history reads:            {:>10.0} lots/s", median(history));
     println!("disk:                         {bytes_per_event:>10.0} bytes/event");
 
     if std::env::var("LODE_BENCH_ONLY").is_ok_and(|v| v == "batched") {
@@ -142,19 +115,14 @@ fn main() {
                     let store = store.clone();
                     s.spawn(move || {
                         for i in 0..per_writer {
-                            store
-                                .append(vec![event(w as u64 * 1_000_000 + i)])
-                                .expect("append");
+                            store.append(vec![event(w as u64 * 1_000_000 + i)]).expect("append");
                         }
                     });
                 }
             });
             rates.push((per_writer * writers as u64) as f64 / t.elapsed().as_secs_f64());
         }
-        println!(
-            "single-event appends, {writers:>2} writers: {:>8.0} events/s",
-            median(rates)
-        );
+        println!("single-event appends, {writers:>2} writers: {:>8.0} events/s", median(rates));
     }
 
     // The physical limit behind single-event appends: one fsync of a small write.
@@ -172,11 +140,7 @@ fn main() {
         }
     }
     let m = median(lat);
-    println!(
-        "fsync of a 512-byte write:    {:>10.1} µs ({:.0}/s)",
-        m * 1e6,
-        1.0 / m
-    );
+    println!("fsync of a 512-byte write:    {:>10.1} µs ({:.0}/s)", m * 1e6, 1.0 / m);
     let _ = Duration::ZERO;
 }
 
@@ -184,11 +148,7 @@ fn dir_size(p: &std::path::Path) -> u64 {
     let mut total = 0;
     for e in std::fs::read_dir(p).expect("read_dir").flatten() {
         let md = e.metadata().expect("metadata");
-        total += if md.is_dir() {
-            dir_size(&e.path())
-        } else {
-            md.len()
-        };
+        total += if md.is_dir() { dir_size(&e.path()) } else { md.len() };
     }
     total
 }
@@ -232,13 +192,15 @@ fn verify_breakdown(n: u64) {
         drop(log);
         drop(db);
         let t = Instant::now();
-        verify_path(dir.path(), None, |_| {})
-            .expect("open")
-            .expect("ok");
+        verify_path(dir.path(), None, |_| {}).expect("open").expect("ok");
         let all = t.elapsed();
         println!(
             "{recs} records, {bytes} bytes: scan {:?}, scan+parse {:?}, scan+hash {:?}, verify {:?} ({:.0}/s)",
-            scan, parse, hash, all, recs as f64 / all.as_secs_f64()
+            scan,
+            parse,
+            hash,
+            all,
+            recs as f64 / all.as_secs_f64()
         );
     }
 }

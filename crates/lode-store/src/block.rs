@@ -48,10 +48,7 @@ pub struct BlockBuilder {
 
 impl BlockBuilder {
     pub fn new() -> Self {
-        BlockBuilder {
-            buf: vec![BLOCK_VERSION],
-            count: 0,
-        }
+        BlockBuilder { buf: vec![BLOCK_VERSION], count: 0 }
     }
 
     pub fn push(&mut self, record: &[u8]) {
@@ -108,10 +105,7 @@ pub fn records_partial(block: &[u8]) -> (Vec<&[u8]>, Option<(usize, Corrupt)>) {
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         rest = &rest[4..];
         if rest.len() < len {
-            return (
-                out.clone(),
-                Some((out.len(), bad("record runs past the end of the block"))),
-            );
+            return (out.clone(), Some((out.len(), bad("record runs past the end of the block"))));
         }
         out.push(&rest[..len]);
         rest = &rest[len..];
@@ -148,9 +142,7 @@ pub struct Entry {
 }
 
 /// Encodes an index segment: `version u8 ‖ (id 16 ‖ leaf 32 ‖ n u16 LE ‖ (len u8 ‖ name)*)*`.
-pub fn encode_segment<'a>(
-    entries: impl IntoIterator<Item = (&'a Uuid, &'a Hash, &'a [String])>,
-) -> Vec<u8> {
+pub fn encode_segment<'a>(entries: impl IntoIterator<Item = (&'a Uuid, &'a Hash, &'a [String])>) -> Vec<u8> {
     let mut out = vec![SEGMENT_VERSION];
     for (id, leaf, streams) in entries {
         out.extend_from_slice(id.as_bytes());
@@ -168,10 +160,7 @@ pub fn encode_segment<'a>(
 
 /// Decodes an index segment.
 pub fn decode_segment(value: &[u8]) -> Result<Vec<Entry>, Corrupt> {
-    let bad = |why| Corrupt {
-        what: "index segment",
-        why,
-    };
+    let bad = |why| Corrupt { what: "index segment", why };
     let (&version, mut rest) = value.split_first().ok_or(bad("empty"))?;
     if version != SEGMENT_VERSION {
         return Err(bad("unknown segment version"));
@@ -192,8 +181,7 @@ pub fn decode_segment(value: &[u8]) -> Result<Vec<Entry>, Corrupt> {
             if tail.len() < len {
                 return Err(bad("truncated stream"));
             }
-            let name =
-                std::str::from_utf8(&tail[..len]).map_err(|_| bad("stream name is not UTF-8"))?;
+            let name = std::str::from_utf8(&tail[..len]).map_err(|_| bad("stream name is not UTF-8"))?;
             streams.push(name.to_owned());
             rest = &tail[len..];
         }

@@ -13,11 +13,7 @@ pub enum OpenError {
     InUse(PathBuf),
     /// The directory holds something other than a ledger of this format.
     #[error("data directory {} holds format {found:?}, expected {expected:?}", .path.display())]
-    Format {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
+    Format { path: PathBuf, found: String, expected: String },
     /// The stored log or its indexes are not consistent; `lode verify` says where.
     #[error("the ledger is corrupt: {0}")]
     Corrupt(String),
@@ -29,10 +25,7 @@ pub enum OpenError {
     GateAhead { gate: u64, head: u64 },
     /// The disk or sled failed.
     #[error("storage failure opening {}: {source}", .path.display())]
-    Storage {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Storage { path: PathBuf, source: std::io::Error },
 }
 
 /// An append request was refused as a whole; nothing of it was appended.
@@ -44,11 +37,7 @@ pub enum AppendError {
     BatchTooLarge { events: usize, max: usize },
     /// An event over `event_bytes_max`.
     #[error("event {index} is {bytes} bytes, the limit is {max}")]
-    EventTooLarge {
-        index: usize,
-        bytes: usize,
-        max: usize,
-    },
+    EventTooLarge { index: usize, bytes: usize, max: usize },
     /// An event that is not one JSON object on one line.
     #[error("event {index} is not a single-line JSON object: {why}")]
     InvalidEvent { index: usize, why: String },
@@ -83,11 +72,7 @@ pub enum StopReason<R> {
     IdConflict { id: Uuid, seq: u64 },
     /// An `expected` stream version did not match.
     #[error("{stream} is at version {actual}, the event expected {expected}")]
-    VersionConflict {
-        stream: String,
-        expected: u64,
-        actual: u64,
-    },
+    VersionConflict { stream: String, expected: u64, actual: u64 },
     /// The gate (the ledger's rules) rejected the event.
     #[error("{0}")]
     Rejected(R),

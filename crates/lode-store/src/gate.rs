@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 use crate::store::Record;
 
+/// A page of persisted gate state: its key and its bytes, or `None` to delete it.
+pub type Page = (Vec<u8>, Option<Vec<u8>>);
+
 /// What the gate is told about a candidate event.
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate {
@@ -41,11 +44,25 @@ pub trait Gate: Send + 'static {
 
     /// Decides on a candidate and, when it is accepted, applies it to the state and returns the
     /// streams its record names.
-    fn admit(
+    fn admit(&mut self, candidate: &Candidate, payload: Self::Payload) -> Result<Vec<String>, Self::Rejection>;
+
+    /// Restores state persisted by [`Gate::checkpoint`] at `position`, at open, before the
+    /// records after `position` are replayed. An error makes the store drop the persisted state
+    /// and replay the whole log instead.
+    fn restore(
         &mut self,
-        candidate: &Candidate,
-        payload: Self::Payload,
-    ) -> Result<Vec<String>, Self::Rejection>;
+        _position: u64,
+        _pages: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), Box<dyn Error + Send + Sync>> {
+        Err("this gate keeps no persisted state".into())
+    }
+
+    /// Pages of state changed since the last checkpoint (`None` value: delete the page), to be
+    /// persisted at [`Gate::position`]; `None` when no checkpoint is due. `force` asks for one
+    /// whatever is due (at close, or when asked). Page keys must not start with byte 0.
+    fn checkpoint(&mut self, _force: bool) -> Option<Vec<Page>> {
+        None
+    }
 
     /// Called once the records up to `head` were handed to the storage engine as one atomic
     /// batch. They become durable with the next sync; after a crash, the engine recovers a prefix

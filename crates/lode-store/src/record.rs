@@ -123,8 +123,7 @@ pub fn is_valid_stream(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= STREAM_BYTES_MAX
         && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'/' | b'-'))
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'/' | b'-'))
 }
 
 /// Formats a record time: RFC 3339, UTC, microseconds, `Z`.
@@ -145,12 +144,8 @@ pub fn encode(
 ) {
     use std::io::Write as _;
     out.reserve(event.len() + 200 + streams.iter().map(|s| s.len() + 3).sum::<usize>());
-    write!(
-        out,
-        "{{\"seq\":{seq},\"id\":\"{}\",\"recorded_at\":\"{recorded_at}\",\"streams\":[",
-        id.hyphenated()
-    )
-    .expect("writing to a Vec cannot fail");
+    write!(out, "{{\"seq\":{seq},\"id\":\"{}\",\"recorded_at\":\"{recorded_at}\",\"streams\":[", id.hyphenated())
+        .expect("writing to a Vec cannot fail");
     for (i, s) in streams.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -195,8 +190,7 @@ pub fn parse(bytes: &[u8]) -> Result<Header<'_>, Malformed> {
     p.lit(b"{\"seq\":", "expected {\"seq\":")?;
     let seq = p.uint()?;
     p.lit(b",\"id\":\"", "expected ,\"id\":\"")?;
-    let id =
-        parse_uuid(p.until_quote()?).ok_or(Malformed("id is not a lowercase hyphenated UUID"))?;
+    let id = parse_uuid(p.until_quote()?).ok_or(Malformed("id is not a lowercase hyphenated UUID"))?;
     p.lit(b",\"recorded_at\":\"", "expected ,\"recorded_at\":\"")?;
     let recorded_at = p.until_quote()?;
     if !is_record_time(recorded_at) {
@@ -222,8 +216,7 @@ pub fn parse(bytes: &[u8]) -> Result<Header<'_>, Malformed> {
         }
     }
     p.lit(b",\"prev\":\"", "expected ,\"prev\":\"")?;
-    let prev =
-        Hash::from_hex(p.until_quote()?).ok_or(Malformed("prev is not 64 lowercase hex digits"))?;
+    let prev = Hash::from_hex(p.until_quote()?).ok_or(Malformed("prev is not 64 lowercase hex digits"))?;
     p.lit(b",\"event\":", "expected ,\"event\":")?;
     let rest = &bytes[p.i..];
     if rest.len() < 3 || rest[0] != b'{' || !rest.ends_with(b"}}") {
@@ -233,14 +226,7 @@ pub fn parse(bytes: &[u8]) -> Result<Header<'_>, Malformed> {
     if event.contains(&b'\n') {
         return Err(Malformed("record contains a line break"));
     }
-    Ok(Header {
-        seq,
-        id,
-        recorded_at,
-        streams,
-        prev,
-        event,
-    })
+    Ok(Header { seq, id, recorded_at, streams, prev, event })
 }
 
 /// A lowercase hyphenated UUID (8-4-4-4-12 hexadecimal digits).
@@ -271,19 +257,10 @@ fn parse_uuid(s: &str) -> Option<Uuid> {
 fn is_record_time(s: &str) -> bool {
     const SHAPE: &[u8; 27] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
     let b = s.as_bytes();
-    if b.len() != 27
-        || !b.iter().zip(SHAPE).all(|(&c, &m)| {
-            if m == b'd' {
-                c.is_ascii_digit()
-            } else {
-                c == m
-            }
-        })
-    {
+    if b.len() != 27 || !b.iter().zip(SHAPE).all(|(&c, &m)| if m == b'd' { c.is_ascii_digit() } else { c == m }) {
         return false;
     }
-    let num =
-        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
     (1..=12).contains(&num(5..7))
         && (1..=31).contains(&num(8..10))
         && num(11..13) < 24
@@ -322,10 +299,7 @@ impl<'a> Cursor<'a> {
             if !c.is_ascii_digit() {
                 break;
             }
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(c - b'0')))
-                .ok_or(Malformed("seq overflows"))?;
+            v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or(Malformed("seq overflows"))?;
             self.i += 1;
         }
         let digits = &self.b[start..self.i];
@@ -340,8 +314,7 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         while let Some(&c) = self.b.get(self.i) {
             if c == b'"' {
-                let s = std::str::from_utf8(&self.b[start..self.i])
-                    .map_err(|_| Malformed("invalid UTF-8"))?;
+                let s = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Malformed("invalid UTF-8"))?;
                 self.i += 1;
                 return Ok(s);
             }
@@ -364,15 +337,7 @@ mod tests {
         let mut out = Vec::new();
         let streams = vec!["VN-1".to_string(), "KR:2/x".to_string()];
         let prev = Hash([7; 32]);
-        encode(
-            &mut out,
-            42,
-            &id,
-            "2026-11-27T15:29:29.123456Z",
-            &streams,
-            &prev,
-            br#"{"a":"}"}"#,
-        );
+        encode(&mut out, 42, &id, "2026-11-27T15:29:29.123456Z", &streams, &prev, br#"{"a":"}"}"#);
         let h = parse(&out).expect("well formed");
         assert_eq!(h.seq, 42);
         assert_eq!(h.id, id);

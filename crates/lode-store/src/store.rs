@@ -34,6 +34,8 @@ pub struct Options {
     pub cache_bytes: u64,
     /// `fsync` the data files after each group commit. Only tests turn this off.
     pub fsync: bool,
+    /// Drop the gate's persisted state at open and rebuild it from the whole log.
+    pub rebuild_state: bool,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             block_bytes_max: 256 * 1024,
             cache_bytes: 256 * 1024 * 1024,
             fsync: true,
+            rebuild_state: false,
         }
     }
 }
@@ -75,11 +78,7 @@ impl Record {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Record, record::Malformed> {
         let header = record::parse(&bytes)?;
         let hash = record::chain_hash(&header.prev, &record::leaf_hash(&bytes));
-        Ok(Record {
-            seq: header.seq,
-            hash,
-            bytes,
-        })
+        Ok(Record { seq: header.seq, hash, bytes })
     }
 
     /// The record's parsed header.
@@ -135,6 +134,8 @@ struct Request<G: Gate> {
     reply: Reply<G::Rejection>,
     /// Set when a request of the same [`Pipeline`] stopped: later ones are refused whole.
     pipeline: Option<Arc<AtomicBool>>,
+    /// Persist the gate's state and sync, whatever is due.
+    checkpoint: bool,
 }
 
 /// Several append requests in flight from one client, taken in order, with the guarantee that
@@ -167,13 +168,8 @@ impl<G: Gate> Pipeline<'_, G> {
     /// # Errors
     /// As [`Store::append`]; a request submitted after one that stopped is answered with
     /// [`AppendError::PipelineStopped`].
-    pub fn submit(
-        &self,
-        events: Vec<NewEvent<G::Payload>>,
-    ) -> Result<Ticket<G::Rejection>, AppendError> {
-        Ok(Ticket {
-            rx: self.store.submit(events, Some(self.stopped.clone()))?,
-        })
+    pub fn submit(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Ticket<G::Rejection>, AppendError> {
+        Ok(Ticket { rx: self.store.submit(events, Some(self.stopped.clone()))? })
     }
 }
 
@@ -197,6 +193,8 @@ pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) db: sled::Db,
     pub(crate) log: sled::Tree,
+    /// The gate's persisted state: its pages, and its position under [`STATE_POSITION_KEY`].
+    pub(crate) state: sled::Tree,
     pub(crate) index: RwLock<Index>,
     pub(crate) durable: Mutex<Head>,
     pub(crate) durable_cv: Condvar,
@@ -207,9 +205,7 @@ pub(crate) struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("Shared").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
@@ -225,15 +221,15 @@ pub struct Store<G: Gate = Open> {
     options: Options,
 }
 
+/// The key of the gate's persisted position in the `state` tree.
+pub const STATE_POSITION_KEY: &[u8] = b"\x00position";
+
 /// Groups handed to sled and waiting for the syncer, at most.
 const SYNC_QUEUE_GROUPS: usize = 4;
 
 impl<G: Gate> std::fmt::Debug for Store<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("dir", &self.shared.dir)
-            .field("head", &self.head())
-            .finish()
+        f.debug_struct("Store").field("dir", &self.shared.dir).field("head", &self.head()).finish()
     }
 }
 
@@ -255,18 +251,16 @@ impl<G: Gate> Store<G> {
     /// decode, [`OpenError::Replay`]/[`OpenError::GateAhead`] when the gate cannot follow the log,
     /// and [`OpenError::Storage`] for I/O failures.
     pub fn open(dir: &Path, options: Options, mut gate: G) -> Result<Store<G>, OpenError> {
-        let storage = |source: std::io::Error| OpenError::Storage {
-            path: dir.to_owned(),
-            source,
-        };
+        let storage = |source: std::io::Error| OpenError::Storage { path: dir.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(storage)?;
         let db = open_sled(dir, options.cache_bytes)?;
         let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
+        let state = db.open_tree("state").map_err(|e| storage(sled_to_io(e)))?;
+        if options.rebuild_state {
+            state.clear().map_err(|e| storage(sled_to_io(e)))?;
+        }
 
-        match log
-            .get(block::FORMAT_KEY)
-            .map_err(|e| storage(sled_to_io(e)))?
-        {
+        match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
             Some(v) if v.as_ref() == block::FORMAT_VERSION => {}
             Some(v) => {
                 return Err(OpenError::Format {
@@ -277,12 +271,9 @@ impl<G: Gate> Store<G> {
             }
             None => {
                 if log.first().map_err(|e| storage(sled_to_io(e)))?.is_some() {
-                    return Err(OpenError::Corrupt(
-                        "the log has records but no format key".into(),
-                    ));
+                    return Err(OpenError::Corrupt("the log has records but no format key".into()));
                 }
-                log.insert(block::FORMAT_KEY, block::FORMAT_VERSION)
-                    .map_err(|e| storage(sled_to_io(e)))?;
+                log.insert(block::FORMAT_KEY, block::FORMAT_VERSION).map_err(|e| storage(sled_to_io(e)))?;
                 db.flush().map_err(|e| storage(sled_to_io(e)))?;
                 if options.fsync {
                     sync_dir_files(dir).map_err(storage)?;
@@ -291,26 +282,21 @@ impl<G: Gate> Store<G> {
         }
 
         let stored = match log.get(HEAD_KEY).map_err(|e| storage(sled_to_io(e)))? {
-            Some(v) => StoredHead::decode(&v)
-                .ok_or_else(|| OpenError::Corrupt("the head key does not decode".into()))?,
-            None => StoredHead {
-                seq: 0,
-                hash: Hash::GENESIS,
-                recorded_at_us: 0,
-            },
+            Some(v) => {
+                StoredHead::decode(&v).ok_or_else(|| OpenError::Corrupt("the head key does not decode".into()))?
+            }
+            None => StoredHead { seq: 0, hash: Hash::GENESIS, recorded_at_us: 0 },
         };
 
         let index = load_index(&log, stored.seq)?;
 
-        let head = Head {
-            seq: stored.seq,
-            hash: stored.hash,
-        };
+        let head = Head { seq: stored.seq, hash: stored.hash };
         let (durable_tx, _) = watch::channel(head.seq);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             db,
             log,
+            state,
             index: RwLock::new(index),
             durable: Mutex::new(head),
             durable_cv: Condvar::new(),
@@ -319,28 +305,20 @@ impl<G: Gate> Store<G> {
             closed: AtomicBool::new(false),
         });
 
-        // Bring the gate up to date before any append can reach it.
-        let from = if G::STATELESS {
-            head.seq
-        } else {
-            gate.position()
-        };
+        // Bring the gate up to date before any append can reach it: restore what it persisted,
+        // then replay the records after that.
+        if !G::STATELESS {
+            restore_gate(&shared, &mut gate, head.seq).map_err(|e| storage(sled_to_io(e)))?;
+        }
+        let from = if G::STATELESS { head.seq } else { gate.position() };
         if from > head.seq {
-            return Err(OpenError::GateAhead {
-                gate: from,
-                head: head.seq,
-            });
+            return Err(OpenError::GateAhead { gate: from, head: head.seq });
         }
         if from < head.seq {
-            let reader = Reader {
-                shared: shared.clone(),
-            };
+            let reader = Reader { shared: shared.clone() };
             for rec in reader.iter_from(from + 1) {
                 let rec = rec.map_err(|e| OpenError::Corrupt(e.to_string()))?;
-                gate.replay(&rec).map_err(|e| OpenError::Replay {
-                    seq: rec.seq,
-                    reason: e.to_string(),
-                })?;
+                gate.replay(&rec).map_err(|e| OpenError::Replay { seq: rec.seq, reason: e.to_string() })?;
             }
         }
 
@@ -349,11 +327,7 @@ impl<G: Gate> Store<G> {
         let syncer_state = Syncer {
             shared: shared.clone(),
             rx: sync_rx,
-            db_file: if options.fsync {
-                Some(File::open(dir.join("db")).map_err(storage)?)
-            } else {
-                None
-            },
+            db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
             blobs_synced: 0,
         };
         let syncer = std::thread::Builder::new()
@@ -373,19 +347,12 @@ impl<G: Gate> Store<G> {
             .name("lode-writer".into())
             .spawn(move || writer_state.run())
             .map_err(storage)?;
-        Ok(Store {
-            shared,
-            tx: Some(tx),
-            threads: vec![writer, syncer],
-            options,
-        })
+        Ok(Store { shared, tx: Some(tx), threads: vec![writer, syncer], options })
     }
 
     /// A cheap, cloneable handle for reads and subscriptions.
     pub fn reader(&self) -> Reader {
-        Reader {
-            shared: self.shared.clone(),
-        }
+        Reader { shared: self.shared.clone() }
     }
 
     /// The durable head.
@@ -407,27 +374,30 @@ impl<G: Gate> Store<G> {
     /// # Errors
     /// See [`AppendError`]: in every case nothing of the request was appended, except
     /// [`AppendError::Storage`], after which the outcome of that group is unknown until reopening.
-    pub fn append(
-        &self,
-        events: Vec<NewEvent<G::Payload>>,
-    ) -> Result<Appended<G::Rejection>, AppendError> {
+    pub fn append(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Appended<G::Rejection>, AppendError> {
         let rx = self.submit(events, None)?;
         rx.blocking_recv().map_err(|_| AppendError::Closed)?
     }
 
+    /// Persists the gate's state now and waits until it is durable.
+    ///
+    /// # Errors
+    /// As [`Store::append`].
+    pub fn checkpoint(&self) -> Result<Head, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
+        tx.send(Request { events: Vec::new(), reply, pipeline: None, checkpoint: true })
+            .map_err(|_| AppendError::Closed)?;
+        Ok(rx.blocking_recv().map_err(|_| AppendError::Closed)??.head)
+    }
+
     /// Starts a [`Pipeline`] of requests.
     pub fn pipeline(&self) -> Pipeline<'_, G> {
-        Pipeline {
-            store: self,
-            stopped: Arc::new(AtomicBool::new(false)),
-        }
+        Pipeline { store: self, stopped: Arc::new(AtomicBool::new(false)) }
     }
 
     /// [`Store::append`] for async callers.
-    pub async fn append_async(
-        &self,
-        events: Vec<NewEvent<G::Payload>>,
-    ) -> Result<Appended<G::Rejection>, AppendError> {
+    pub async fn append_async(&self, events: Vec<NewEvent<G::Payload>>) -> Result<Appended<G::Rejection>, AppendError> {
         let rx = self.submit(events, None)?;
         rx.await.map_err(|_| AppendError::Closed)?
     }
@@ -438,10 +408,7 @@ impl<G: Gate> Store<G> {
         pipeline: Option<Arc<AtomicBool>>,
     ) -> Result<oneshot::Receiver<Result<Appended<G::Rejection>, AppendError>>, AppendError> {
         if events.len() > self.options.batch_events_max {
-            return Err(AppendError::BatchTooLarge {
-                events: events.len(),
-                max: self.options.batch_events_max,
-            });
+            return Err(AppendError::BatchTooLarge { events: events.len(), max: self.options.batch_events_max });
         }
         for (index, ev) in events.iter().enumerate() {
             if ev.event.len() > self.options.event_bytes_max {
@@ -454,20 +421,11 @@ impl<G: Gate> Store<G> {
             check_event_bytes(&ev.event).map_err(|why| AppendError::InvalidEvent { index, why })?;
             for (name, _) in &ev.expected {
                 if !record::is_valid_stream(name) {
-                    return Err(AppendError::InvalidStream {
-                        index,
-                        name: name.clone(),
-                    });
+                    return Err(AppendError::InvalidStream { index, name: name.clone() });
                 }
             }
-            if let Some(name) = G::payload_streams(&ev.payload)
-                .iter()
-                .find(|s| !record::is_valid_stream(s))
-            {
-                return Err(AppendError::InvalidStream {
-                    index,
-                    name: name.clone(),
-                });
+            if let Some(name) = G::payload_streams(&ev.payload).iter().find(|s| !record::is_valid_stream(s)) {
+                return Err(AppendError::InvalidStream { index, name: name.clone() });
             }
         }
         if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
@@ -475,15 +433,9 @@ impl<G: Gate> Store<G> {
         }
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
-        match tx.try_send(Request {
-            events,
-            reply,
-            pipeline,
-        }) {
+        match tx.try_send(Request { events, reply, pipeline, checkpoint: false }) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(AppendError::Overloaded {
-                queue_depth: self.options.queue_depth,
-            }),
+            Err(TrySendError::Full(_)) => Err(AppendError::Overloaded { queue_depth: self.options.queue_depth }),
             Err(TrySendError::Disconnected(_)) => Err(AppendError::Closed),
         }
     }
@@ -530,10 +482,9 @@ struct Writer<G: Gate> {
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
 struct SyncJob<R> {
     head: Head,
-    replies: Vec<(
-        Reply<R>,
-        Result<(Vec<Position>, Option<Stopped<R>>), AppendError>,
-    )>,
+    /// Sync even if the head did not move (a checkpoint was written).
+    force: bool,
+    replies: Vec<(Reply<R>, Result<(Vec<Position>, Option<Stopped<R>>), AppendError>)>,
 }
 
 /// A record composed in the current group, not yet written.
@@ -561,6 +512,27 @@ impl<G: Gate> Writer<G> {
             }
             self.commit_group(group);
         }
+        // Closing: persist the gate's state so that the next open replays nothing.
+        if self.shared.poisoned.lock().expect("poison lock").is_none() {
+            if let Err(why) = self.persist_gate(true) {
+                tracing::error!(%why, "persisting the derived state at close failed; it will be rebuilt");
+            }
+        }
+    }
+
+    /// Writes the gate's changed pages and its position in one atomic sled batch.
+    fn persist_gate(&mut self, force: bool) -> Result<(), String> {
+        let Some(pages) = self.gate.checkpoint(force) else { return Ok(()) };
+        let mut batch = sled::Batch::default();
+        for (k, v) in pages {
+            assert!(k.first().is_some_and(|&b| b != 0), "gate page keys must not be empty or start with byte 0");
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch.insert(STATE_POSITION_KEY, &self.gate.position().to_be_bytes()[..]);
+        self.shared.state.apply_batch(batch).map_err(|e| format!("writing the derived state: {e}"))
     }
 
     /// Checks and composes a group, hands it to sled as one atomic batch, and passes it on to the
@@ -573,8 +545,7 @@ impl<G: Gate> Writer<G> {
             return;
         }
         let now_us = Utc::now().timestamp_micros().max(self.last_recorded_us);
-        let recorded_at = DateTime::<Utc>::from_timestamp_micros(now_us)
-            .expect("the clock is within chrono's range");
+        let recorded_at = DateTime::<Utc>::from_timestamp_micros(now_us).expect("the clock is within chrono's range");
         let recorded_str = record::format_time(&recorded_at);
 
         let mut pending: Vec<Pending> = Vec::new();
@@ -584,26 +555,18 @@ impl<G: Gate> Writer<G> {
         let mut chain = self.head.hash;
         let mut next_seq = self.head.seq + 1;
         let mut failure = None;
+        let force_checkpoint = group.iter().any(|r| r.checkpoint);
         {
             let index = self.shared.index.read().expect("index lock");
             'requests: for req in group {
-                if req
-                    .pipeline
-                    .as_ref()
-                    .is_some_and(|p| p.load(Ordering::SeqCst))
-                {
+                if req.pipeline.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
                     replies.push((req.reply, Err(AppendError::PipelineStopped)));
                     continue;
                 }
                 let mut positions = Vec::with_capacity(req.events.len());
                 let mut stopped = None;
                 for (i, ev) in req.events.into_iter().enumerate() {
-                    let NewEvent {
-                        id,
-                        event,
-                        expected,
-                        payload,
-                    } = ev;
+                    let NewEvent { id, event, expected, payload } = ev;
                     // 1. Idempotency over the whole log.
                     let earlier = match pending_ids.get(&id) {
                         Some(&p) => Some(Earlier::Pending(p)),
@@ -612,18 +575,11 @@ impl<G: Gate> Writer<G> {
                     if let Some(earlier) = earlier {
                         match self.same_event(earlier, &pending, &event) {
                             Ok((seq, hash, true)) => {
-                                positions.push(Position {
-                                    seq,
-                                    hash,
-                                    duplicate: true,
-                                });
+                                positions.push(Position { seq, hash, duplicate: true });
                                 continue;
                             }
                             Ok((seq, _, false)) => {
-                                stopped = Some(Stopped {
-                                    index: i,
-                                    reason: StopReason::IdConflict { id, seq },
-                                });
+                                stopped = Some(Stopped { index: i, reason: StopReason::IdConflict { id, seq } });
                                 break;
                             }
                             Err(e) => {
@@ -635,33 +591,21 @@ impl<G: Gate> Writer<G> {
                     }
                     // 2. Optimistic concurrency.
                     if let Some((stream, expected, actual)) = expected.iter().find_map(|(s, v)| {
-                        let actual = index.version(s)
-                            + pending_versions.get(s.as_str()).copied().unwrap_or(0);
+                        let actual = index.version(s) + pending_versions.get(s.as_str()).copied().unwrap_or(0);
                         (actual != *v).then(|| (s.clone(), *v, actual))
                     }) {
                         stopped = Some(Stopped {
                             index: i,
-                            reason: StopReason::VersionConflict {
-                                stream,
-                                expected,
-                                actual,
-                            },
+                            reason: StopReason::VersionConflict { stream, expected, actual },
                         });
                         break;
                     }
                     // 3. The rules.
-                    let candidate = Candidate {
-                        seq: next_seq,
-                        id,
-                        recorded_at,
-                    };
+                    let candidate = Candidate { seq: next_seq, id, recorded_at };
                     let mut streams = match self.gate.admit(&candidate, payload) {
                         Ok(s) => s,
                         Err(r) => {
-                            stopped = Some(Stopped {
-                                index: i,
-                                reason: StopReason::Rejected(r),
-                            });
+                            stopped = Some(Stopped { index: i, reason: StopReason::Rejected(r) });
                             break;
                         }
                     };
@@ -674,15 +618,7 @@ impl<G: Gate> Writer<G> {
                     );
                     // 4. Compose the record.
                     let mut bytes = Vec::new();
-                    record::encode(
-                        &mut bytes,
-                        next_seq,
-                        &id,
-                        &recorded_str,
-                        &streams,
-                        &chain,
-                        &event,
-                    );
+                    record::encode(&mut bytes, next_seq, &id, &recorded_str, &streams, &chain, &event);
                     let leaf = record::leaf_hash(&bytes);
                     chain = record::chain_hash(&chain, &leaf);
                     for s in &streams {
@@ -694,18 +630,8 @@ impl<G: Gate> Writer<G> {
                         }
                     }
                     pending_ids.insert(id, pending.len());
-                    positions.push(Position {
-                        seq: next_seq,
-                        hash: chain,
-                        duplicate: false,
-                    });
-                    pending.push(Pending {
-                        seq: next_seq,
-                        id,
-                        streams,
-                        bytes,
-                        leaf,
-                    });
+                    positions.push(Position { seq: next_seq, hash: chain, duplicate: false });
+                    pending.push(Pending { seq: next_seq, id, streams, bytes, leaf });
                     next_seq += 1;
                 }
                 if let (Some(_), Some(p)) = (&stopped, &req.pipeline) {
@@ -718,43 +644,25 @@ impl<G: Gate> Writer<G> {
             // The gate may have admitted events that will now never be written: refuse all
             // further writes until the store is reopened and the gate rebuilt.
             self.poison(&why);
-            let replies = replies
-                .into_iter()
-                .map(|(r, _)| (r, Err(AppendError::Storage(why.clone()))))
-                .collect();
-            let _ = self.sync_tx.send(SyncJob {
-                head: self.head,
-                replies,
-            });
+            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+            let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: false });
             return;
         }
 
         if !pending.is_empty() {
-            let new_head = StoredHead {
-                seq: next_seq - 1,
-                hash: chain,
-                recorded_at_us: now_us,
-            };
+            let new_head = StoredHead { seq: next_seq - 1, hash: chain, recorded_at_us: now_us };
             let firsts = match self.write(&pending, &new_head) {
                 Ok(f) => f,
                 Err(why) => {
                     self.poison(&why);
-                    let replies = replies
-                        .into_iter()
-                        .map(|(r, _)| (r, Err(AppendError::Storage(why.clone()))))
-                        .collect();
-                    let _ = self.sync_tx.send(SyncJob {
-                        head: self.head,
-                        replies,
-                    });
+                    let replies =
+                        replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+                    let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: false });
                     return;
                 }
             };
             self.last_recorded_us = now_us;
-            self.head = Head {
-                seq: new_head.seq,
-                hash: new_head.hash,
-            };
+            self.head = Head { seq: new_head.seq, hash: new_head.hash };
             let mut index = self.shared.index.write().expect("index lock");
             index.blocks.extend(firsts);
             for p in pending {
@@ -771,21 +679,20 @@ impl<G: Gate> Writer<G> {
             drop(index);
             self.gate.committed(self.head.seq);
         }
+        if let Err(why) = self.persist_gate(force_checkpoint) {
+            // The log is intact; the derived state will be rebuilt from it at the next open.
+            self.poison(&why);
+            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+            let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: true });
+            return;
+        }
         // Even a group of retries waits for the syncer: the records they point at may not be
         // durable yet.
-        let _ = self.sync_tx.send(SyncJob {
-            head: self.head,
-            replies,
-        });
+        let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: force_checkpoint });
     }
 
     /// Compares an event with the one already logged under the same id.
-    fn same_event(
-        &self,
-        earlier: Earlier,
-        pending: &[Pending],
-        event: &[u8],
-    ) -> Result<(u64, Hash, bool), String> {
+    fn same_event(&self, earlier: Earlier, pending: &[Pending], event: &[u8]) -> Result<(u64, Hash, bool), String> {
         match earlier {
             Earlier::Pending(i) => {
                 let p = &pending[i];
@@ -794,12 +701,10 @@ impl<G: Gate> Writer<G> {
                 Ok((p.seq, hash, h.event == event))
             }
             Earlier::Logged(seq) => {
-                let rec = Reader {
-                    shared: self.shared.clone(),
-                }
-                .get_unsynced(seq)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("indexed position {seq} is missing"))?;
+                let rec = Reader { shared: self.shared.clone() }
+                    .get_unsynced(seq)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("indexed position {seq} is missing"))?;
                 let same = rec.header().event == event;
                 Ok((seq, rec.hash, same))
             }
@@ -815,28 +720,20 @@ impl<G: Gate> Writer<G> {
             let mut b = BlockBuilder::new();
             let mut end = start;
             while end < pending.len()
-                && (b.count() == 0
-                    || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
+                && (b.count() == 0 || b.len_bytes() + pending[end].bytes.len() <= self.options.block_bytes_max)
             {
                 b.push(&pending[end].bytes);
                 end += 1;
             }
             let first = pending[start].seq;
             firsts.push(first);
-            let seg = block::encode_segment(
-                pending[start..end]
-                    .iter()
-                    .map(|p| (&p.id, &p.leaf, p.streams.as_slice())),
-            );
+            let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
             batch.insert(&block::key(BLOCK_PREFIX, first), b.finish());
             batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
             start = end;
         }
         batch.insert(HEAD_KEY, &head.encode()[..]);
-        self.shared
-            .log
-            .apply_batch(batch)
-            .map_err(|e| format!("writing the batch: {e}"))?;
+        self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
         Ok(firsts)
     }
 
@@ -862,13 +759,9 @@ impl<R> Syncer<R> {
             while let Ok(j) = self.rx.try_recv() {
                 jobs.push(j);
             }
-            let head = jobs
-                .iter()
-                .map(|j| j.head)
-                .max_by_key(|h| h.seq)
-                .expect("at least one job");
+            let head = jobs.iter().map(|j| j.head).max_by_key(|h| h.seq).expect("at least one job");
             let durable = self.shared.durable.lock().expect("durable lock").seq;
-            if head.seq > durable {
+            if head.seq > durable || jobs.iter().any(|j| j.force) {
                 if let Err(why) = self.sync() {
                     tracing::error!(%why, "sync failed; the store refuses writes until reopened");
                     *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
@@ -885,24 +778,17 @@ impl<R> Syncer<R> {
             }
             for job in jobs {
                 for (reply, outcome) in job.replies {
-                    let _ = reply.send(outcome.map(|(positions, stopped)| Appended {
-                        positions,
-                        stopped,
-                        head: job.head,
-                    }));
+                    let _ =
+                        reply.send(outcome.map(|(positions, stopped)| Appended { positions, stopped, head: job.head }));
                 }
             }
         }
     }
 
     fn sync(&mut self) -> Result<(), String> {
-        self.shared
-            .db
-            .flush()
-            .map_err(|e| format!("flushing: {e}"))?;
+        self.shared.db.flush().map_err(|e| format!("flushing: {e}"))?;
         if let Some(f) = &self.db_file {
-            f.sync_data()
-                .map_err(|e| format!("fsync of the db file: {e}"))?;
+            f.sync_data().map_err(|e| format!("fsync of the db file: {e}"))?;
             self.blobs_synced = sync_new_blobs(&self.shared.dir, self.blobs_synced)
                 .map_err(|e| format!("fsync of sled's blob files: {e}"))?;
         }
@@ -924,52 +810,69 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
     if event.contains(&b'\n') || event.contains(&b'\r') {
         return Err("it contains a line break".into());
     }
-    let v: &serde_json::value::RawValue =
-        serde_json::from_slice(event).map_err(|e| e.to_string())?;
+    let v: &serde_json::value::RawValue = serde_json::from_slice(event).map_err(|e| e.to_string())?;
     if !v.get().starts_with('{') {
         return Err("it is not an object".into());
     }
     Ok(())
 }
 
+/// Restores the gate from its persisted pages, if any and not ahead of the log; otherwise leaves
+/// it fresh (and drops what cannot be used) so that the whole log is replayed.
+fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(), sled::Error> {
+    let Some(pos) = shared.state.get(STATE_POSITION_KEY)? else { return Ok(()) };
+    let pos = <[u8; 8]>::try_from(pos.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
+    if pos > head {
+        tracing::warn!(pos, head, "the persisted derived state is ahead of the log; rebuilding it");
+        shared.state.clear()?;
+        return Ok(());
+    }
+    let mut failed = None;
+    let mut pages = shared.state.iter().filter_map(|kv| match kv {
+        Ok((k, v)) if k.as_ref() != STATE_POSITION_KEY => Some((k.to_vec(), v.to_vec())),
+        Ok(_) => None,
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    });
+    let restored = gate.restore(pos, &mut pages);
+    drop(pages);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if let Err(e) = restored {
+        tracing::warn!(error = %e, "the persisted derived state cannot be restored; rebuilding it");
+        shared.state.clear()?;
+    }
+    Ok(())
+}
+
 /// Rebuilds the in-memory id and stream indexes from the index segments.
 fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
-    let mut index = Index {
-        ids: HashMap::with_capacity(head_seq as usize),
-        streams: HashMap::new(),
-        blocks: Vec::new(),
-    };
+    let mut index =
+        Index { ids: HashMap::with_capacity(head_seq as usize), streams: HashMap::new(), blocks: Vec::new() };
     let mut next = 1u64;
     for kv in log.scan_prefix([SEGMENT_PREFIX]) {
         let (k, v) = kv.map_err(|e| OpenError::Corrupt(e.to_string()))?;
-        let first = block::key_seq(SEGMENT_PREFIX, &k)
-            .ok_or_else(|| OpenError::Corrupt("bad index segment key".into()))?;
+        let first =
+            block::key_seq(SEGMENT_PREFIX, &k).ok_or_else(|| OpenError::Corrupt("bad index segment key".into()))?;
         if first != next {
-            return Err(OpenError::Corrupt(format!(
-                "index segment starts at {first}, expected {next}"
-            )));
+            return Err(OpenError::Corrupt(format!("index segment starts at {first}, expected {next}")));
         }
-        let entries = block::decode_segment(&v)
-            .map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
+        let entries = block::decode_segment(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
         index.blocks.push(first);
         for (i, e) in entries.into_iter().enumerate() {
             let seq = first + i as u64;
             index.ids.insert(e.id, seq);
             for s in e.streams {
-                index
-                    .streams
-                    .entry(s.into_boxed_str())
-                    .or_default()
-                    .push(seq);
+                index.streams.entry(s.into_boxed_str()).or_default().push(seq);
             }
             next = seq + 1;
         }
     }
     if next - 1 != head_seq {
-        return Err(OpenError::Corrupt(format!(
-            "index segments end at {}, the head is at {head_seq}",
-            next - 1
-        )));
+        return Err(OpenError::Corrupt(format!("index segments end at {}, the head is at {head_seq}", next - 1)));
     }
     Ok(index)
 }
@@ -986,6 +889,21 @@ impl Reader {
         *self.shared.durable.lock().expect("durable lock")
     }
 
+    /// The gate's persisted pages in key order, and the position they were persisted at.
+    pub fn state_pages(&self) -> Result<(Option<u64>, Vec<(Vec<u8>, Vec<u8>)>), ReadError> {
+        let mut pos = None;
+        let mut out = Vec::new();
+        for kv in self.shared.state.iter() {
+            let (k, v) = kv?;
+            if k.as_ref() == STATE_POSITION_KEY {
+                pos = <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes);
+            } else {
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok((pos, out))
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
@@ -995,32 +913,20 @@ impl Reader {
     pub fn version(&self, stream: &str) -> u64 {
         let durable = self.head().seq;
         let index = self.shared.index.read().expect("index lock");
-        index
-            .streams
-            .get(stream)
-            .map_or(0, |v| v.partition_point(|&s| s <= durable) as u64)
+        index.streams.get(stream).map_or(0, |v| v.partition_point(|&s| s <= durable) as u64)
     }
 
     /// The position of an event id, if durably logged.
     pub fn position_of(&self, id: &Uuid) -> Option<u64> {
         let durable = self.head().seq;
-        self.shared
-            .index
-            .read()
-            .expect("index lock")
-            .ids
-            .get(id)
-            .copied()
-            .filter(|&s| s <= durable)
+        self.shared.index.read().expect("index lock").ids.get(id).copied().filter(|&s| s <= durable)
     }
 
     /// The positions of every durable record naming `stream`, in order.
     pub fn stream_positions(&self, stream: &str) -> Vec<u64> {
         let durable = self.head().seq;
         let index = self.shared.index.read().expect("index lock");
-        index.streams.get(stream).map_or_else(Vec::new, |v| {
-            v[..v.partition_point(|&s| s <= durable)].to_vec()
-        })
+        index.streams.get(stream).map_or_else(Vec::new, |v| v[..v.partition_point(|&s| s <= durable)].to_vec())
     }
 
     /// Number of distinct streams.
@@ -1042,12 +948,8 @@ impl Reader {
             return Ok(None);
         }
         let (first, block) = self.block_containing(seq)?;
-        let bytes = block::nth_record(&block, (seq - first) as usize).ok_or_else(|| {
-            ReadError::Corrupt {
-                seq,
-                why: "missing from its block".into(),
-            }
-        })?;
+        let bytes = block::nth_record(&block, (seq - first) as usize)
+            .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
         Ok(Some(to_record(seq, bytes.to_vec())?))
     }
 
@@ -1065,28 +967,17 @@ impl Reader {
     }
 
     /// Every record naming `stream`, in order, skipping the first `skip`, at most `limit`.
-    pub fn stream(
-        &self,
-        stream: &str,
-        skip: usize,
-        limit: usize,
-    ) -> Result<Vec<Record>, ReadError> {
+    pub fn stream(&self, stream: &str, skip: usize, limit: usize) -> Result<Vec<Record>, ReadError> {
         let seqs = self.stream_positions(stream);
         let mut out = Vec::with_capacity(seqs.len().saturating_sub(skip).min(limit));
         let mut cached: Option<(u64, sled::IVec)> = None;
         for &seq in seqs.iter().skip(skip).take(limit) {
-            if cached
-                .as_ref()
-                .is_none_or(|(first, _)| *first != self.block_first(seq))
-            {
+            if cached.as_ref().is_none_or(|(first, _)| *first != self.block_first(seq)) {
                 cached = Some(self.block_containing(seq)?);
             }
             let (first, b) = cached.as_ref().expect("just filled");
-            let bytes =
-                block::nth_record(b, (seq - first) as usize).ok_or_else(|| ReadError::Corrupt {
-                    seq,
-                    why: "missing from its block".into(),
-                })?;
+            let bytes = block::nth_record(b, (seq - first) as usize)
+                .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
             out.push(to_record(seq, bytes.to_vec())?);
         }
         Ok(out)
@@ -1095,12 +986,7 @@ impl Reader {
     /// Iterates over durable records from position `from` (at least 1) to the head as it stands
     /// now, reading one block at a time.
     pub fn iter_from(&self, from: u64) -> RecordIter {
-        RecordIter {
-            reader: self.clone(),
-            next: from.max(1),
-            end: self.head().seq,
-            buf: Vec::new().into_iter(),
-        }
+        RecordIter { reader: self.clone(), next: from.max(1), end: self.head().seq, buf: Vec::new().into_iter() }
     }
 
     /// The first position of the block that holds `seq` (0 if none does).
@@ -1120,24 +1006,15 @@ impl Reader {
             .shared
             .log
             .get(block::key(BLOCK_PREFIX, first))?
-            .ok_or_else(|| ReadError::Corrupt {
-                seq,
-                why: "no block holds it".into(),
-            })?;
+            .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
         Ok((first, v))
     }
 }
 
 fn to_record(seq: u64, bytes: Vec<u8>) -> Result<Record, ReadError> {
-    let rec = Record::from_bytes(bytes).map_err(|e| ReadError::Corrupt {
-        seq,
-        why: e.to_string(),
-    })?;
+    let rec = Record::from_bytes(bytes).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
     if rec.seq != seq {
-        return Err(ReadError::Corrupt {
-            seq,
-            why: format!("the record there says seq {}", rec.seq),
-        });
+        return Err(ReadError::Corrupt { seq, why: format!("the record there says seq {}", rec.seq) });
     }
     Ok(rec)
 }
@@ -1164,10 +1041,7 @@ impl Iterator for RecordIter {
         let seq = self.next;
         let res = (|| {
             let (first, block) = self.reader.block_containing(seq)?;
-            let recs = block::records(&block).map_err(|e| ReadError::Corrupt {
-                seq,
-                why: e.to_string(),
-            })?;
+            let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
             let mut out = Vec::new();
             for (i, bytes) in recs.iter().enumerate() {
                 let s = first + i as u64;
@@ -1176,10 +1050,7 @@ impl Iterator for RecordIter {
                 }
             }
             if out.is_empty() {
-                return Err(ReadError::Corrupt {
-                    seq,
-                    why: "no block holds it".into(),
-                });
+                return Err(ReadError::Corrupt { seq, why: "no block holds it".into() });
             }
             Ok(out)
         })();
@@ -1224,12 +1095,7 @@ pub(crate) fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, OpenEr
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(other) => {
-                return Err(OpenError::Storage {
-                    path: dir.to_owned(),
-                    source: sled_to_io(other),
-                })
-            }
+            Err(other) => return Err(OpenError::Storage { path: dir.to_owned(), source: sled_to_io(other) }),
         }
     }
 }
@@ -1272,11 +1138,7 @@ fn sync_new_blobs(dir: &Path, synced: u64) -> std::io::Result<u64> {
     };
     for entry in rd {
         let entry = entry?;
-        let Some(lsn) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
+        let Some(lsn) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
             continue;
         };
         if lsn > synced {

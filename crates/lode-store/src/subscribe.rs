@@ -77,11 +77,7 @@ impl Subscription {
                 }
                 self.next = self.buf.back().map_or(head + 1, |r| r.seq + 1);
             } else {
-                for r in self
-                    .reader
-                    .iter_from(self.next)
-                    .take(SUBSCRIPTION_CHUNK_MAX)
-                {
+                for r in self.reader.iter_from(self.next).take(SUBSCRIPTION_CHUNK_MAX) {
                     let r = r?;
                     self.next = r.seq + 1;
                     self.buf.push_back(r);
@@ -113,10 +109,7 @@ impl Subscription {
                 return Ok(None);
             }
             if guard.seq < self.next {
-                let _ = shared
-                    .durable_cv
-                    .wait_timeout(guard, deadline - now)
-                    .expect("durable lock");
+                let _ = shared.durable_cv.wait_timeout(guard, deadline - now).expect("durable lock");
             }
         }
     }

@@ -54,12 +54,7 @@ impl ChainVerifier {
     /// A verifier starting at the genesis. If `expect` is given, the chain must pass through it:
     /// that is how truncation is caught against a head saved earlier.
     pub fn new(expect: Option<Head>) -> Self {
-        ChainVerifier {
-            next_seq: 1,
-            chain: Hash::GENESIS,
-            suspect: None,
-            expect,
-        }
+        ChainVerifier { next_seq: 1, chain: Hash::GENESIS, suspect: None, expect }
     }
 
     /// Checks the next record. Returns its header for further checks by the caller.
@@ -74,29 +69,16 @@ impl ChainVerifier {
         leaf: Hash,
     ) -> Result<Header<'a>, Failure> {
         let seq = self.next_seq;
-        let header = parsed.map_err(|e| Failure {
-            seq,
-            what: e.to_string(),
-        })?;
+        let header = parsed.map_err(|e| Failure { seq, what: e.to_string() })?;
         if header.seq != seq {
             let what = if header.seq < seq {
-                format!(
-                    "found record {} again or out of order, expected record {seq}",
-                    header.seq
-                )
+                format!("found record {} again or out of order, expected record {seq}", header.seq)
             } else {
-                format!(
-                    "record {seq} is missing (found record {} in its place)",
-                    header.seq
-                )
+                format!("record {seq} is missing (found record {} in its place)", header.seq)
             };
             return Err(Failure { seq, what });
         }
-        let link = Link {
-            seq,
-            prev: header.prev,
-            leaf,
-        };
+        let link = Link { seq, prev: header.prev, leaf };
         if let Some(s) = self.suspect.take() {
             return Err(blame(s, Some(&link)));
         }
@@ -115,10 +97,7 @@ impl ChainVerifier {
             if e.seq == seq && e.hash != self.chain {
                 return Err(Failure {
                     seq,
-                    what: format!(
-                        "hash {} differs from the expected head {}",
-                        self.chain, e.hash
-                    ),
+                    what: format!("hash {} differs from the expected head {}", self.chain, e.hash),
                 });
             }
         }
@@ -131,10 +110,7 @@ impl ChainVerifier {
         if let Some(s) = self.suspect.take() {
             // No successor: decide with the stored or expected head, if one names this position.
             let alt = record::chain_hash(&s.prev, &s.leaf);
-            let witness = [stored_head, self.expect]
-                .into_iter()
-                .flatten()
-                .find(|h| h.seq == s.seq);
+            let witness = [stored_head, self.expect].into_iter().flatten().find(|h| h.seq == s.seq);
             return Err(match witness {
                 Some(h) if h.hash == alt => blame_earlier(s),
                 _ => blame_later(s),
@@ -144,19 +120,13 @@ impl ChainVerifier {
             if h.seq != last {
                 return Err(Failure {
                     seq: last.min(h.seq) + 1,
-                    what: format!(
-                        "the stored head says {} records, the log holds {last}",
-                        h.seq
-                    ),
+                    what: format!("the stored head says {} records, the log holds {last}", h.seq),
                 });
             }
             if h.hash != self.chain {
                 return Err(Failure {
                     seq: last,
-                    what: format!(
-                        "the stored head hash {} differs from the recomputed {}",
-                        h.hash, self.chain
-                    ),
+                    what: format!("the stored head hash {} differs from the recomputed {}", h.hash, self.chain),
                 });
             }
         }
@@ -164,16 +134,14 @@ impl ChainVerifier {
             if e.seq > last {
                 return Err(Failure {
                     seq: last + 1,
-                    what: format!("the log ends at {last}, before the expected head at {}: records were removed", e.seq),
+                    what: format!(
+                        "the log ends at {last}, before the expected head at {}: records were removed",
+                        e.seq
+                    ),
                 });
             }
         }
-        Ok(Report {
-            head: Head {
-                seq: last,
-                hash: self.chain,
-            },
-        })
+        Ok(Report { head: Head { seq: last, hash: self.chain } })
     }
 }
 
@@ -197,10 +165,7 @@ fn blame_earlier(s: Link) -> Failure {
 }
 
 fn blame_later(s: Link) -> Failure {
-    Failure {
-        seq: s.seq,
-        what: format!("prev does not match the hash of record {}", s.seq - 1),
-    }
+    Failure { seq: s.seq, what: format!("prev does not match the hash of record {}", s.seq - 1) }
 }
 
 /// Verifies an exported log: one record per line, as written by an export.
@@ -220,10 +185,9 @@ pub fn verify_lines<R: BufRead>(
         lines.clear();
         while lines.len() < LINES_PER_BATCH {
             let mut line = Vec::new();
-            let n = input.read_until(b'\n', &mut line).map_err(|e| Failure {
-                seq: v.next_seq,
-                what: format!("reading the export: {e}"),
-            })?;
+            let n = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Failure { seq: v.next_seq, what: format!("reading the export: {e}") })?;
             if n == 0 {
                 eof = true;
                 break;
@@ -258,11 +222,7 @@ pub fn verify_lines<R: BufRead>(
 /// against the record it points at, and the stored head. Reads one block at a time.
 ///
 /// `progress` is called with the number of records checked so far, after each block.
-pub fn verify_store(
-    reader: &Reader,
-    expect: Option<Head>,
-    progress: impl FnMut(u64),
-) -> Result<Report, Failure> {
+pub fn verify_store(reader: &Reader, expect: Option<Head>, progress: impl FnMut(u64)) -> Result<Report, Failure> {
     verify_tree(&reader.shared.log, expect, progress)
 }
 
@@ -278,32 +238,18 @@ pub fn verify_path(
     progress: impl FnMut(u64),
 ) -> Result<Result<Report, Failure>, crate::OpenError> {
     let db = crate::store::open_sled(dir, 64 * 1024 * 1024)?;
-    let log = db.open_tree("log").map_err(|e| crate::OpenError::Storage {
-        path: dir.to_owned(),
-        source: crate::store::sled_to_io(e),
-    })?;
+    let log = db
+        .open_tree("log")
+        .map_err(|e| crate::OpenError::Storage { path: dir.to_owned(), source: crate::store::sled_to_io(e) })?;
     Ok(verify_tree(&log, expect, progress))
 }
 
-fn verify_tree(
-    log: &sled::Tree,
-    expect: Option<Head>,
-    mut progress: impl FnMut(u64),
-) -> Result<Report, Failure> {
-    let storage = |seq: u64, e: sled::Error| Failure {
-        seq,
-        what: format!("storage failure: {e}"),
-    };
+fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(u64)) -> Result<Report, Failure> {
+    let storage = |seq: u64, e: sled::Error| Failure { seq, what: format!("storage failure: {e}") };
     let stored_head = match log.get(HEAD_KEY).map_err(|e| storage(0, e))? {
         Some(v) => {
-            let h = StoredHead::decode(&v).ok_or(Failure {
-                seq: 0,
-                what: "the head key does not decode".into(),
-            })?;
-            Some(Head {
-                seq: h.seq,
-                hash: h.hash,
-            })
+            let h = StoredHead::decode(&v).ok_or(Failure { seq: 0, what: "the head key does not decode".into() })?;
+            Some(Head { seq: h.seq, hash: h.hash })
         }
         None => None,
     };
@@ -312,29 +258,18 @@ fn verify_tree(
     for kv in log.scan_prefix([BLOCK_PREFIX]) {
         let seq = v.next_seq;
         let (k, block_value) = kv.map_err(|e| storage(seq, e))?;
-        let first = block::key_seq(BLOCK_PREFIX, &k).ok_or(Failure {
-            seq,
-            what: "a block key does not decode".into(),
-        })?;
+        let first =
+            block::key_seq(BLOCK_PREFIX, &k).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
         if first != seq {
-            return Err(Failure {
-                seq,
-                what: format!("the next block starts at {first}, expected {seq}"),
-            });
+            return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
         }
         let (recs, framing) = block::records_partial(&block_value);
         let entries = match segments.next() {
             Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
-                block::decode_segment(&sv).map_err(|e| Failure {
-                    seq,
-                    what: e.to_string(),
-                })?
+                block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
             }
             Some(Ok(_)) | None => {
-                return Err(Failure {
-                    seq,
-                    what: "the index segment for this block is missing".into(),
-                })
+                return Err(Failure { seq, what: "the index segment for this block is missing".into() })
             }
             Some(Err(e)) => return Err(storage(seq, e)),
         };
@@ -342,37 +277,21 @@ fn verify_tree(
             let at = v.next_seq;
             let h = v.push_parsed(parsed, leaf)?;
             let Some(entry) = entries.get(i) else {
-                return Err(Failure {
-                    seq: at,
-                    what: "the index segment has no entry for this record".into(),
-                });
+                return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
             };
             let streams_match = h.streams.len() == entry.streams.len()
-                && h.streams
-                    .iter()
-                    .zip(&entry.streams)
-                    .all(|(a, b)| *a == b.as_str());
+                && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
             if entry.id != h.id || entry.leaf != leaf || !streams_match {
-                return Err(Failure {
-                    seq: at,
-                    what: "the index entry does not match the record it points at".into(),
-                });
+                return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
             }
         }
         if let Some((i, e)) = framing {
-            return Err(Failure {
-                seq: first + i as u64,
-                what: e.to_string(),
-            });
+            return Err(Failure { seq: first + i as u64, what: e.to_string() });
         }
         if entries.len() != recs.len() {
             return Err(Failure {
                 seq: first + recs.len() as u64,
-                what: format!(
-                    "the index segment lists {} records, the block holds {}",
-                    entries.len(),
-                    recs.len()
-                ),
+                what: format!("the index segment lists {} records, the block holds {}", entries.len(), recs.len()),
             });
         }
         progress(v.next_seq - 1);
@@ -380,10 +299,7 @@ fn verify_tree(
     if let Some(extra) = segments.next() {
         let (k, _) = extra.map_err(|e| storage(v.next_seq, e))?;
         let at = block::key_seq(SEGMENT_PREFIX, &k).unwrap_or(v.next_seq);
-        return Err(Failure {
-            seq: at,
-            what: "an index segment points past the last block".into(),
-        });
+        return Err(Failure { seq: at, what: "an index segment points past the last block".into() });
     }
     v.finish(stored_head)
 }

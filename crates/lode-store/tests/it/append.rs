@@ -14,19 +14,10 @@ fn appends_get_gap_free_positions_and_survive_reopening() {
     let store = Store::open_open(dir.path(), options()).unwrap();
     assert_eq!(store.head(), head);
     let all = store.reader().range(1, 1000).unwrap();
-    assert_eq!(
-        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
-        (1..=100).collect::<Vec<_>>()
-    );
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
     assert_eq!(all.last().unwrap().hash, head.hash);
     // Reads by stream and by id agree with the full log.
-    let lot3: Vec<u64> = store
-        .reader()
-        .stream("lot-3", 0, usize::MAX)
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
+    let lot3: Vec<u64> = store.reader().stream("lot-3", 0, usize::MAX).unwrap().iter().map(|r| r.seq).collect();
     assert_eq!(lot3, (1..=100).filter(|i| i % 7 == 3).collect::<Vec<_>>());
     assert_eq!(store.reader().version("all"), 100);
     let ev = event(42, &[]);
@@ -48,38 +39,17 @@ fn the_same_id_with_the_same_content_is_a_retry_and_with_other_content_a_conflic
 
     let mut other = event(4, &["lot-4"]);
     other.event = br#"{"type":"test.happened","n":99}"#.to_vec();
-    let out = store
-        .append(vec![event(11, &["x"]), other, event(12, &["x"])])
-        .unwrap();
-    assert_eq!(
-        out.positions.len(),
-        1,
-        "the event before the conflict is appended"
-    );
+    let out = store.append(vec![event(11, &["x"]), other, event(12, &["x"])]).unwrap();
+    assert_eq!(out.positions.len(), 1, "the event before the conflict is appended");
     let stopped = out.stopped.unwrap();
     assert_eq!(stopped.index, 1);
-    assert!(matches!(
-        stopped.reason,
-        StopReason::IdConflict { seq: 4, .. }
-    ));
-    assert_eq!(
-        store.head().seq,
-        11,
-        "nothing from the conflict on is appended"
-    );
+    assert!(matches!(stopped.reason, StopReason::IdConflict { seq: 4, .. }));
+    assert_eq!(store.head().seq, 11, "nothing from the conflict on is appended");
 
     // Within one batch too.
-    let out = store
-        .append(vec![event(20, &["y"]), event(20, &["y"])])
-        .unwrap();
+    let out = store.append(vec![event(20, &["y"]), event(20, &["y"])]).unwrap();
     assert_eq!(out.positions[0].seq, 12);
-    assert_eq!(
-        out.positions[1],
-        lode_store::Position {
-            duplicate: true,
-            ..out.positions[0]
-        }
-    );
+    assert_eq!(out.positions[1], lode_store::Position { duplicate: true, ..out.positions[0] });
 }
 
 #[test]
@@ -94,11 +64,7 @@ fn expected_versions_that_do_not_match_stop_the_append() {
     let out = store.append(vec![b]).unwrap();
     assert_eq!(
         out.stopped.unwrap().reason,
-        StopReason::VersionConflict {
-            stream: "lot".into(),
-            expected: 0,
-            actual: 1
-        }
+        StopReason::VersionConflict { stream: "lot".into(), expected: 0, actual: 1 }
     );
     assert_eq!(store.head().seq, 1);
     // Versions count events pending in the same group.
@@ -114,46 +80,21 @@ fn expected_versions_that_do_not_match_stop_the_append() {
 #[test]
 fn limits_and_malformed_events_are_refused_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_open(
-        dir.path(),
-        Options {
-            batch_events_max: 3,
-            event_bytes_max: 100,
-            ..options()
-        },
-    )
-    .unwrap();
+    let store =
+        Store::open_open(dir.path(), Options { batch_events_max: 3, event_bytes_max: 100, ..options() }).unwrap();
     let too_many = (0..4).map(|i| event(i, &[])).collect();
-    assert!(matches!(
-        store.append(too_many),
-        Err(AppendError::BatchTooLarge { events: 4, max: 3 })
-    ));
+    assert!(matches!(store.append(too_many), Err(AppendError::BatchTooLarge { events: 4, max: 3 })));
     let mut big = event(1, &[]);
     big.event = format!(r#"{{"pad":"{}"}}"#, "x".repeat(200)).into_bytes();
-    assert!(matches!(
-        store.append(vec![event(2, &[]), big]),
-        Err(AppendError::EventTooLarge { index: 1, .. })
-    ));
+    assert!(matches!(store.append(vec![event(2, &[]), big]), Err(AppendError::EventTooLarge { index: 1, .. })));
     for bad in [&b"[1]"[..], b"{\"a\":1}\n", b"{\"a\":}", b"{\"a\":1"] {
         let mut e = event(3, &[]);
         e.event = bad.to_vec();
-        assert!(
-            matches!(
-                store.append(vec![e]),
-                Err(AppendError::InvalidEvent { index: 0, .. })
-            ),
-            "{bad:?}"
-        );
+        assert!(matches!(store.append(vec![e]), Err(AppendError::InvalidEvent { index: 0, .. })), "{bad:?}");
     }
     for name in ["", "-lot", "lot with space", "lot\"quote", &"x".repeat(129)] {
         let e = event(4, &[name]);
-        assert!(
-            matches!(
-                store.append(vec![e]),
-                Err(AppendError::InvalidStream { .. })
-            ),
-            "{name:?}"
-        );
+        assert!(matches!(store.append(vec![e]), Err(AppendError::InvalidStream { .. })), "{name:?}");
     }
     assert_eq!(store.head().seq, 0);
 }
@@ -169,14 +110,7 @@ fn a_directory_in_use_is_refused_with_a_clear_error() {
 #[test]
 fn a_large_group_spans_several_blocks() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_open(
-        dir.path(),
-        Options {
-            block_bytes_max: 1024,
-            ..options()
-        },
-    )
-    .unwrap();
+    let store = Store::open_open(dir.path(), Options { block_bytes_max: 1024, ..options() }).unwrap();
     let events: Vec<NewEvent<Vec<String>>> = (1..=500).map(|i| event(i, &["a"])).collect();
     store.append(events).unwrap();
     let head = store.head();

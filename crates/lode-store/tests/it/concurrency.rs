@@ -32,11 +32,7 @@ fn of_many_writers_expecting_the_same_version_exactly_one_wins_each_round() {
                 })
             })
             .collect();
-        let wins = handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|w| *w)
-            .count();
+        let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|w| *w).count();
         assert_eq!(wins, 1, "round {round}");
         assert_eq!(store.reader().version("contested"), round + 1);
     }
@@ -54,11 +50,7 @@ fn a_subscriber_started_mid_load_sees_every_position_once_in_order() {
             std::thread::spawn(move || {
                 for i in 0..PER_WRITER {
                     let n = w * PER_WRITER + i + 1;
-                    let batch = if i % 3 == 0 {
-                        vec![event(n, &["s"])]
-                    } else {
-                        vec![event(n, &["s", "t"])]
-                    };
+                    let batch = if i % 3 == 0 { vec![event(n, &["s"])] } else { vec![event(n, &["s", "t"])] };
                     store.append(batch).unwrap();
                 }
             })
@@ -72,10 +64,7 @@ fn a_subscriber_started_mid_load_sees_every_position_once_in_order() {
     let mut slow = store.reader().subscribe(100, Some("t".to_string()));
     let mut seen = Vec::new();
     while (seen.len() as u64) < WRITERS * PER_WRITER {
-        let r = sub
-            .next_blocking(Duration::from_secs(20))
-            .unwrap()
-            .expect("a record within 20 s");
+        let r = sub.next_blocking(Duration::from_secs(20)).unwrap().expect("a record within 20 s");
         seen.push(r.seq);
     }
     for w in writers {
@@ -87,12 +76,7 @@ fn a_subscriber_started_mid_load_sees_every_position_once_in_order() {
     while let Some(r) = slow.next_blocking(Duration::from_millis(200)).unwrap() {
         t.push(r.seq);
     }
-    let expected: Vec<u64> = store
-        .reader()
-        .stream_positions("t")
-        .into_iter()
-        .filter(|&s| s > 100)
-        .collect();
+    let expected: Vec<u64> = store.reader().stream_positions("t").into_iter().filter(|&s| s > 100).collect();
     assert_eq!(t, expected);
 }
 
@@ -108,10 +92,7 @@ async fn an_async_subscriber_follows_appends_live() {
         }
     });
     for expected in 1..=50 {
-        let r = tokio::time::timeout(Duration::from_secs(10), sub.next())
-            .await
-            .unwrap()
-            .unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), sub.next()).await.unwrap().unwrap();
         assert_eq!(r.seq, expected);
     }
     writer.await.unwrap();

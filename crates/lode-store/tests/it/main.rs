@@ -2,5 +2,6 @@
 
 mod append;
 mod concurrency;
+mod gate;
 mod support;
 mod tamper;

@@ -9,10 +9,7 @@ use uuid::Uuid;
 
 pub fn options() -> Options {
     // The tests run many stores; durability is exercised by the crash test of the binary.
-    Options {
-        fsync: false,
-        ..Options::default()
-    }
+    Options { fsync: false, ..Options::default() }
 }
 
 /// An event touching `lots`, with a body that makes it distinct.
@@ -28,9 +25,7 @@ pub fn event(n: u64, lots: &[&str]) -> NewEvent<Vec<String>> {
 /// Opens a store and appends `n` events in batches of `batch`, spread over a few streams.
 pub fn filled(dir: &Path, n: u64, batch: usize) -> Store {
     let store = Store::open_open(dir, options()).expect("open");
-    let events: Vec<_> = (1..=n)
-        .map(|i| event(i, &[&format!("lot-{}", i % 7), "all"]))
-        .collect();
+    let events: Vec<_> = (1..=n).map(|i| event(i, &[&format!("lot-{}", i % 7), "all"])).collect();
     for chunk in events.chunks(batch) {
         let out = store.append(chunk.to_vec()).expect("append");
         assert!(out.stopped.is_none());
@@ -59,11 +54,7 @@ pub fn rewrite(dir: &Path, records: &[Vec<u8>], per_block: usize, head: Option<S
     let db = sled_open(dir);
     let log = db.open_tree("log").expect("tree");
     for prefix in [block::BLOCK_PREFIX, block::SEGMENT_PREFIX] {
-        let keys: Vec<_> = log
-            .scan_prefix([prefix])
-            .keys()
-            .map(|k| k.expect("key"))
-            .collect();
+        let keys: Vec<_> = log.scan_prefix([prefix]).keys().map(|k| k.expect("key")).collect();
         for k in keys {
             log.remove(k).expect("remove");
         }
@@ -83,16 +74,13 @@ pub fn rewrite(dir: &Path, records: &[Vec<u8>], per_block: usize, head: Option<S
                 Err(_) => entries.push((Uuid::nil(), record::leaf_hash(r), vec![])),
             }
         }
-        log.insert(block::key(block::BLOCK_PREFIX, seq), b.finish())
-            .expect("insert");
+        log.insert(block::key(block::BLOCK_PREFIX, seq), b.finish()).expect("insert");
         let seg = block::encode_segment(entries.iter().map(|(i, l, s)| (i, l, s.as_slice())));
-        log.insert(block::key(block::SEGMENT_PREFIX, seq), seg)
-            .expect("insert");
+        log.insert(block::key(block::SEGMENT_PREFIX, seq), seg).expect("insert");
         seq += chunk.len() as u64;
     }
     if let Some(h) = head {
-        log.insert(block::HEAD_KEY, &h.encode()[..])
-            .expect("insert");
+        log.insert(block::HEAD_KEY, &h.encode()[..]).expect("insert");
     }
     db.flush().expect("flush");
 }
@@ -101,8 +89,7 @@ pub fn rewrite(dir: &Path, records: &[Vec<u8>], per_block: usize, head: Option<S
 pub fn put_block(dir: &Path, first: u64, value: Vec<u8>) {
     let db = sled_open(dir);
     let log = db.open_tree("log").expect("tree");
-    log.insert(block::key(block::BLOCK_PREFIX, first), value)
-        .expect("insert");
+    log.insert(block::key(block::BLOCK_PREFIX, first), value).expect("insert");
     db.flush().expect("flush");
 }
 
@@ -113,10 +100,7 @@ pub fn raw_blocks(dir: &Path) -> Vec<(u64, Vec<u8>)> {
     log.scan_prefix([block::BLOCK_PREFIX])
         .map(|kv| {
             let (k, v) = kv.expect("read");
-            (
-                block::key_seq(block::BLOCK_PREFIX, &k).expect("key"),
-                v.to_vec(),
-            )
+            (block::key_seq(block::BLOCK_PREFIX, &k).expect("key"), v.to_vec())
         })
         .collect()
 }
@@ -127,16 +111,10 @@ pub fn head_of(records: &[Vec<u8>]) -> Head {
     for r in records {
         h = record::chain_hash(&h, &record::leaf_hash(r));
     }
-    Head {
-        seq: records.len() as u64,
-        hash: h,
-    }
+    Head { seq: records.len() as u64, hash: h }
 }
 
-pub fn verify_dir(
-    dir: &Path,
-    expect: Option<Head>,
-) -> Result<lode_store::Report, lode_store::Failure> {
+pub fn verify_dir(dir: &Path, expect: Option<Head>) -> Result<lode_store::Report, lode_store::Failure> {
     let store = Store::open_open(dir, options()).expect("open for verify");
     lode_store::verify_store(&store.reader(), expect, |_| {})
 }

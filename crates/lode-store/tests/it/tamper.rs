@@ -12,10 +12,7 @@ const N: u64 = 40;
 
 /// 96 cases by default; `PROPTEST_CASES` runs more.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(96)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
 }
 
 /// Which record a byte of a block value belongs to: the version byte to the first record, a
@@ -48,9 +45,7 @@ fn an_untouched_store_and_its_export_verify() {
     let store = filled(dir.path(), N, 7);
     let head = store.head();
     drop(store);
-    let report = verify_path(dir.path(), Some(head), |_| {})
-        .unwrap()
-        .unwrap();
+    let report = verify_path(dir.path(), Some(head), |_| {}).unwrap().unwrap();
     assert_eq!(report.head, head);
     let recs = raw_records(dir.path());
     assert_eq!(recs.len() as u64, N);
@@ -162,11 +157,7 @@ fn an_index_entry_that_points_at_the_wrong_record_is_caught() {
     let seg = log.get(key).unwrap().unwrap();
     let mut entries = lode_store::block::decode_segment(&seg).unwrap();
     entries.swap(2, 3);
-    let v = lode_store::block::encode_segment(
-        entries
-            .iter()
-            .map(|e| (&e.id, &e.leaf, e.streams.as_slice())),
-    );
+    let v = lode_store::block::encode_segment(entries.iter().map(|e| (&e.id, &e.leaf, e.streams.as_slice())));
     log.insert(key, v).unwrap();
     db.flush().unwrap();
     drop(log);
