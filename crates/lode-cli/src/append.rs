@@ -1,15 +1,14 @@
 //! `lode append`: parse, check and append events in batches.
 
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
-use lode_domain::parse_event;
-use lode_store::{NewEvent, StopReason};
+use lode_store::{AppendError, NewEvent, StopReason, Ticket};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::input::{self, Unit};
 use crate::output::{print_json, rate};
@@ -24,6 +23,9 @@ pub struct Args {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     batch: u64,
 }
+
+/// Batches submitted and not yet answered, at most.
+const PIPELINE_BATCHES: usize = 3;
 
 /// Inputs at least this long get a progress bar when standard error is a terminal.
 const PROGRESS_EVENTS_MIN: usize = 10_000;
@@ -61,16 +63,18 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
         // Parse the next batch while the writer commits the current one.
         let (tx, rx) = mpsc::sync_channel::<Result<Batch, Stop>>(2);
         s.spawn(move || parse_batches(&units, batch, tx));
+        // Keep a few batches in flight so that the writer composes one while the disk syncs
+        // another; the pipeline guarantees nothing after a stopped batch is appended.
+        let pipeline = store.pipeline();
+        let mut in_flight: VecDeque<(Ticket<lode_domain::Rejection>, Vec<usize>, usize)> = VecDeque::new();
         let mut done = 0usize;
-        for msg in rx {
-            let (events, lines) = match msg {
-                Ok(b) => b,
-                Err(st) => {
-                    stop = Some(st);
-                    break;
-                }
+        let mut parse_stop = None;
+        let mut settle = |ticket: Ticket<lode_domain::Rejection>, lines: Vec<usize>, offset: usize| -> Result<(), Failed> {
+            let out = match ticket.wait() {
+                Ok(out) => out,
+                Err(AppendError::PipelineStopped) => return Ok(()),
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("appending the batch from line {}", lines[0])).into()),
             };
-            let out = store.append(events).with_context(|| format!("appending the batch from line {}", lines[0]))?;
             for p in &out.positions {
                 if p.duplicate {
                     duplicates += 1;
@@ -80,13 +84,34 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
             }
             if let Some(st) = out.stopped {
                 let (code, reason) = describe(&st.reason);
-                stop = Some(Stop { line: lines[st.index], index: done + st.index, code, reason });
-                break;
+                stop = Some(Stop { line: lines[st.index], index: offset + st.index, code, reason });
             }
-            done += lines.len();
             if let Some(bar) = &bar {
-                bar.set_position(done as u64);
+                bar.set_position((offset + lines.len()) as u64);
             }
+            Ok(())
+        };
+        for msg in rx {
+            let (events, lines) = match msg {
+                Ok(b) => b,
+                Err(st) => {
+                    parse_stop = Some(st);
+                    break;
+                }
+            };
+            let n = lines.len();
+            in_flight.push_back((pipeline.submit(events)?, lines, done));
+            done += n;
+            while in_flight.len() > PIPELINE_BATCHES {
+                let (t, l, o) = in_flight.pop_front().expect("non-empty");
+                settle(t, l, o)?;
+            }
+        }
+        for (t, l, o) in in_flight {
+            settle(t, l, o)?;
+        }
+        if stop.is_none() {
+            stop = parse_stop;
         }
         Ok(())
     })?;
@@ -134,7 +159,7 @@ fn parse_batches(units: &[Unit<'_>], batch: usize, tx: mpsc::SyncSender<Result<B
         let mut lines = Vec::with_capacity(chunk.len());
         let mut failed = None;
         for u in chunk {
-            match to_new_event(u.bytes) {
+            match lode_projections::prepare_event(u.bytes) {
                 Ok(ev) => {
                     events.push(ev);
                     lines.push(u.line);
@@ -154,21 +179,6 @@ fn parse_batches(units: &[Unit<'_>], batch: usize, tx: mpsc::SyncSender<Result<B
             return;
         }
     }
-}
-
-/// Parses one submitted event and prepares it for the store: assigns a UUIDv7 when it has no id.
-pub fn to_new_event(bytes: &[u8]) -> Result<NewEvent<lode_domain::Envelope>, lode_domain::ParseError> {
-    let mut env = parse_event(bytes)?;
-    let id = match env.id() {
-        Some(id) => id,
-        None => {
-            let id = Uuid::now_v7();
-            env.set_id(id);
-            id
-        }
-    };
-    let expected = env.expected().iter().map(|(lot, v)| (lot.to_string(), *v)).collect();
-    Ok(NewEvent { id, event: env.canonical_json(), expected, payload: env })
 }
 
 /// The stable code and the message of a stopped append.

@@ -4,6 +4,8 @@
 //! Exit codes: 0 ok; 1 an event was rejected or verification failed; 2 usage or I/O error.
 
 mod append;
+mod derived;
+mod generate;
 mod input;
 mod output;
 mod read;
@@ -44,6 +46,10 @@ enum Command {
     /// Export the ledger.
     #[command(subcommand)]
     Export(read::Export),
+    /// Regenerate every projection from the log alone and print their digest.
+    Rebuild,
+    /// Print a realistic, deterministic custody history as JSON lines, for an empty ledger.
+    Generate(generate::Args),
 }
 
 /// An error with the exit code it should end the process with.
@@ -77,6 +83,8 @@ pub fn main() -> ExitCode {
         Command::Log(args) => read::log(&data_dir, args),
         Command::Verify(args) => verify::run(&data_dir, args),
         Command::Export(e) => read::export(&data_dir, e),
+        Command::Rebuild => derived::rebuild(&data_dir),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

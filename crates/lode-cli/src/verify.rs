@@ -51,12 +51,33 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
     let elapsed = started.elapsed();
     match result {
         Ok(report) => {
-            print_json(&json!({
+            let mut out = json!({
                 "ok": true,
                 "events": report.head.seq,
                 "head": report.head.hash.to_hex(),
                 "events_per_s": rate(report.head.seq, elapsed),
-            }))?;
+            });
+            if args.log.is_none() {
+                // The log is intact; now the projections: those the ledger keeps must equal those
+                // derived afresh from the log.
+                let (store, ledger) = crate::derived::open(dir, false)?;
+                let live = crate::derived::persisted_digest(&store)?;
+                let fresh = lode_projections::Ledger::from_log(&store.reader())
+                    .map_err(|e| anyhow::anyhow!("deriving the projections from the log: {e}"))?
+                    .digest();
+                drop(ledger);
+                store.close().context("closing the ledger")?;
+                out["projections"] = json!(live.to_hex());
+                out["projections_match"] = json!(live == fresh);
+                if live != fresh {
+                    out["ok"] = json!(false);
+                    print_json(&out)?;
+                    return Err(rejected(anyhow::anyhow!(
+                        "the stored projections ({live}) differ from those derived from the log ({fresh}): run `lode rebuild`"
+                    )));
+                }
+            }
+            print_json(&out)?;
             Ok(())
         }
         Err(failure) => {

@@ -10,11 +10,7 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn encode_base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for (i, s) in sextets.iter().enumerate() {
@@ -106,9 +102,7 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// Checks raw key bytes: 32 bytes, a valid point, not of small order.
     pub(crate) fn from_slice(bytes: &[u8]) -> Result<Self, KeyProblem> {
-        let raw: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyProblem::Length(bytes.len()))?;
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyProblem::Length(bytes.len()))?;
         let key = VerifyingKey::from_bytes(&raw).map_err(|_| KeyProblem::NotAPoint)?;
         if key.is_weak() {
             return Err(KeyProblem::Weak);
@@ -191,10 +185,9 @@ mod tests {
 
     #[test]
     fn base64_is_strict() {
-        for bad in [
-            "Zg", "Zg=", "Zg===", "Zh==", "Zm9=", "Zg==Zg==", "Zm9v\n", "Zm 9", "Zm-_", "====",
-            "Z===", "Zm8=Zm9v",
-        ] {
+        for bad in
+            ["Zg", "Zg=", "Zg===", "Zh==", "Zm9=", "Zg==Zg==", "Zm9v\n", "Zm 9", "Zm-_", "====", "Z===", "Zm8=Zm9v"]
+        {
             assert_eq!(decode_base64(bad), None, "{bad:?}");
         }
     }

@@ -95,10 +95,7 @@ impl Envelope {
             map.build()
         });
         let value = ObjectBuilder::new()
-            .put_opt(
-                "id",
-                self.id.map(|id| Canon::owned(id.hyphenated().to_string())),
-            )
+            .put_opt("id", self.id.map(|id| Canon::owned(id.hyphenated().to_string())))
             .put("type", Canon::str(self.type_name()))
             .put("actor", Canon::str(self.actor.as_str()))
             .put("occurred_at", Canon::str(&self.occurred_at_text))
@@ -106,10 +103,7 @@ impl Envelope {
             .put("data", self.event.data_canon())
             .put_opt(
                 "signature",
-                self.signature
-                    .as_ref()
-                    .filter(|_| with_signature)
-                    .map(|s| Canon::owned(s.to_base64())),
+                self.signature.as_ref().filter(|_| with_signature).map(|s| Canon::owned(s.to_base64())),
             )
             .build();
         let mut out = Vec::with_capacity(512);

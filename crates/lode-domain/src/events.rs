@@ -12,8 +12,8 @@ use crate::crypto::PublicKey;
 use crate::ids::{LotId, PartyId, ShipmentId, SiteId};
 use crate::jcs::{Canon, ObjectBuilder};
 use crate::vocab::{
-    ConsumeReason, Coordinates, CorrectionReason, Country, Digest, DocumentKind, Element, Material,
-    OxideFormula, Process, Role, SiteKind,
+    ConsumeReason, Coordinates, CorrectionReason, Country, Digest, DocumentKind, Element, Material, OxideFormula,
+    Process, Role, SiteKind,
 };
 
 /// `party.registered`: a party joins the ledger.
@@ -332,12 +332,9 @@ impl Event {
             | Event::EventCorrected(_) => Vec::new(),
             Event::LotExtracted(e) => vec![&e.lot],
             Event::LotAssayed(e) => vec![&e.lot],
-            Event::LotTransformed(e) => e
-                .inputs
-                .iter()
-                .map(|i| &i.lot)
-                .chain(e.outputs.iter().map(|o| &o.lot))
-                .collect(),
+            Event::LotTransformed(e) => {
+                e.inputs.iter().map(|i| &i.lot).chain(e.outputs.iter().map(|o| &o.lot)).collect()
+            }
             Event::CustodyShipped(e) => e.lots.iter().collect(),
             Event::CustodyReceived(e) => e.lots.iter().map(|l| &l.lot).collect(),
             Event::LotMoved(e) => vec![&e.lot],
@@ -347,11 +344,12 @@ impl Event {
             },
             Event::LotConsumed(e) => vec![&e.lot],
             Event::LotAdjusted(e) => vec![&e.lot],
-            Event::HoldPlaced(HoldPlaced { target, .. })
-            | Event::HoldReleased(HoldReleased { target, .. }) => match target {
-                HoldTarget::Lot(lot) => vec![lot],
-                HoldTarget::Party(_) => Vec::new(),
-            },
+            Event::HoldPlaced(HoldPlaced { target, .. }) | Event::HoldReleased(HoldReleased { target, .. }) => {
+                match target {
+                    HoldTarget::Lot(lot) => vec![lot],
+                    HoldTarget::Party(_) => Vec::new(),
+                }
+            }
         }
     }
 
@@ -363,15 +361,9 @@ impl Event {
             Event::PartyRegistered(e) => ObjectBuilder::new()
                 .put("party", s(e.party.as_str()))
                 .put("name", s(&e.name))
-                .put(
-                    "roles",
-                    Canon::Array(e.roles.iter().map(|r| s(r.as_str())).collect()),
-                )
+                .put("roles", Canon::Array(e.roles.iter().map(|r| s(r.as_str())).collect()))
                 .put("country", s(e.country.as_str()))
-                .put_opt(
-                    "public_key",
-                    e.public_key.as_ref().map(|k| Canon::owned(k.to_base64())),
-                )
+                .put_opt("public_key", e.public_key.as_ref().map(|k| Canon::owned(k.to_base64())))
                 .build(),
             Event::SiteRegistered(e) => {
                 let mut b = ObjectBuilder::new()
@@ -414,10 +406,7 @@ impl Event {
                         e.inputs
                             .iter()
                             .map(|i| {
-                                ObjectBuilder::new()
-                                    .put("lot", s(i.lot.as_str()))
-                                    .put("mass_g", int(i.mass_g))
-                                    .build()
+                                ObjectBuilder::new().put("lot", s(i.lot.as_str())).put("mass_g", int(i.mass_g)).build()
                             })
                             .collect(),
                     ),
@@ -442,10 +431,7 @@ impl Event {
                 .build(),
             Event::CustodyShipped(e) => ObjectBuilder::new()
                 .put("shipment", s(e.shipment.as_str()))
-                .put(
-                    "lots",
-                    Canon::Array(e.lots.iter().map(|l| s(l.as_str())).collect()),
-                )
+                .put("lots", Canon::Array(e.lots.iter().map(|l| s(l.as_str())).collect()))
                 .put("from_site", s(e.from_site.as_str()))
                 .put("to_party", s(e.to_party.as_str()))
                 .put("to_site", s(e.to_site.as_str()))
@@ -475,29 +461,22 @@ impl Event {
                         e.lots
                             .iter()
                             .map(|l| {
-                                ObjectBuilder::new()
-                                    .put("lot", s(l.lot.as_str()))
-                                    .put("mass_g", int(l.mass_g))
-                                    .build()
+                                ObjectBuilder::new().put("lot", s(l.lot.as_str())).put("mass_g", int(l.mass_g)).build()
                             })
                             .collect(),
                     ),
                 )
                 .build(),
-            Event::CustodyRejected(e) => ObjectBuilder::new()
-                .put("shipment", s(e.shipment.as_str()))
-                .put("reason", s(&e.reason))
-                .build(),
-            Event::LotMoved(e) => ObjectBuilder::new()
-                .put("lot", s(e.lot.as_str()))
-                .put("to_site", s(e.to_site.as_str()))
-                .build(),
+            Event::CustodyRejected(e) => {
+                ObjectBuilder::new().put("shipment", s(e.shipment.as_str())).put("reason", s(&e.reason)).build()
+            }
+            Event::LotMoved(e) => {
+                ObjectBuilder::new().put("lot", s(e.lot.as_str())).put("to_site", s(e.to_site.as_str())).build()
+            }
             Event::DocumentAttached(e) => {
                 let b = match &e.target {
                     DocumentTarget::Lot(lot) => ObjectBuilder::new().put("lot", s(lot.as_str())),
-                    DocumentTarget::Shipment(shipment) => {
-                        ObjectBuilder::new().put("shipment", s(shipment.as_str()))
-                    }
+                    DocumentTarget::Shipment(shipment) => ObjectBuilder::new().put("shipment", s(shipment.as_str())),
                 };
                 b.put("kind", s(e.kind.as_str()))
                     .put("ref", s(&e.reference))
@@ -515,13 +494,10 @@ impl Event {
                 .put("delta_g", Canon::Int(i128::from(e.delta_g)))
                 .put("reason", s(&e.reason))
                 .build(),
-            Event::HoldPlaced(HoldPlaced { target, reason })
-            | Event::HoldReleased(HoldReleased { target, reason }) => {
+            Event::HoldPlaced(HoldPlaced { target, reason }) | Event::HoldReleased(HoldReleased { target, reason }) => {
                 let b = match target {
                     HoldTarget::Lot(lot) => ObjectBuilder::new().put("lot", s(lot.as_str())),
-                    HoldTarget::Party(party) => {
-                        ObjectBuilder::new().put("party", s(party.as_str()))
-                    }
+                    HoldTarget::Party(party) => ObjectBuilder::new().put("party", s(party.as_str())),
                 };
                 b.put("reason", s(reason)).build()
             }
@@ -539,13 +515,7 @@ fn material_canon(m: &Material) -> Canon<'_> {
         .put("form", Canon::str(m.form.as_str()))
         .put_opt(
             "elements",
-            m.elements.as_ref().map(|els| {
-                Canon::Array(
-                    els.iter()
-                        .map(|e: &Element| Canon::str(e.as_str()))
-                        .collect(),
-                )
-            }),
+            m.elements.as_ref().map(|els| Canon::Array(els.iter().map(|e: &Element| Canon::str(e.as_str())).collect())),
         )
         .put_opt("grade", m.grade.as_deref().map(Canon::str))
         .put_opt("hs_code", m.hs_code.as_deref().map(Canon::str))

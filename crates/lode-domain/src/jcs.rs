@@ -130,10 +130,7 @@ mod tests {
     #[test]
     fn escapes_like_json_stringify() {
         let s = Canon::str("a\"b\\c/\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}é€😀\u{2028}");
-        assert_eq!(
-            text(&s),
-            "\"a\\\"b\\\\c/\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}é€😀\u{2028}\""
-        );
+        assert_eq!(text(&s), "\"a\\\"b\\\\c/\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}é€😀\u{2028}\"");
     }
 
     #[test]
@@ -147,9 +144,6 @@ mod tests {
             .put("a", Canon::Array(vec![Canon::Int(-4), Canon::str("x")]))
             .put("", Canon::Int(0))
             .build();
-        assert_eq!(
-            text(&obj),
-            "{\"\":0,\"a\":[-4,\"x\"],\"b\":3,\"😀\":2,\"\u{fb33}\":1}"
-        );
+        assert_eq!(text(&obj), "{\"\":0,\"a\":[-4,\"x\"],\"b\":3,\"😀\":2,\"\u{fb33}\":1}");
     }
 }

@@ -46,16 +46,9 @@ impl Json<'_> {
 /// What went wrong while reading JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum JsonError {
-    Syntax {
-        line: usize,
-        column: usize,
-        reason: &'static str,
-    },
+    Syntax { line: usize, column: usize, reason: &'static str },
     TooDeep,
-    DuplicateKey {
-        path: String,
-        key: String,
-    },
+    DuplicateKey { path: String, key: String },
 }
 
 /// One step of a path from the root of the document.
@@ -67,12 +60,7 @@ enum Step<'a> {
 
 /// Reads exactly one JSON value, with optional whitespace around it and nothing else.
 pub(crate) fn parse(text: &str) -> Result<Json<'_>, JsonError> {
-    let mut parser = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        path: Vec::new(),
-    };
+    let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, path: Vec::new() };
     parser.skip_whitespace();
     let value = parser.value()?;
     parser.skip_whitespace();
@@ -94,20 +82,10 @@ impl<'a> Parser<'a> {
     fn syntax(&self, reason: &'static str) -> JsonError {
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         // Columns count characters, not bytes, so that they match what an editor shows.
-        let column = self.text[line_start..self.pos.min(self.text.len())]
-            .chars()
-            .count()
-            + 1;
-        JsonError::Syntax {
-            line,
-            column,
-            reason,
-        }
+        let column = self.text[line_start..self.pos.min(self.text.len())].chars().count() + 1;
+        JsonError::Syntax { line, column, reason }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -181,15 +159,11 @@ impl<'a> Parser<'a> {
             let duplicate = if members.len() < KEYS_SEARCHED_MAX {
                 members.iter().any(|(k, _)| *k == key)
             } else {
-                let seen =
-                    seen.get_or_insert_with(|| members.iter().map(|(k, _)| k.clone()).collect());
+                let seen = seen.get_or_insert_with(|| members.iter().map(|(k, _)| k.clone()).collect());
                 !seen.insert(key.clone())
             };
             if duplicate {
-                return Err(JsonError::DuplicateKey {
-                    path: render_path(&self.path),
-                    key: key.into_owned(),
-                });
+                return Err(JsonError::DuplicateKey { path: render_path(&self.path), key: key.into_owned() });
             }
             self.enter(Step::Key(key.clone()))?;
             let value = self.value()?;
@@ -250,9 +224,7 @@ impl<'a> Parser<'a> {
                     return Ok(Cow::Borrowed(s));
                 }
                 Some(b'\\') => break,
-                Some(b) if b < 0x20 => {
-                    return Err(self.syntax("unescaped control character in a string"))
-                }
+                Some(b) if b < 0x20 => return Err(self.syntax("unescaped control character in a string")),
                 Some(_) => self.pos += 1,
             }
         }
@@ -286,16 +258,11 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     out.push(escaped);
                 }
-                Some(b) if b < 0x20 => {
-                    return Err(self.syntax("unescaped control character in a string"))
-                }
+                Some(b) if b < 0x20 => return Err(self.syntax("unescaped control character in a string")),
                 Some(_) => {
                     // Copy one whole UTF-8 character.
                     let rest = &self.text[self.pos..];
-                    let c = rest
-                        .chars()
-                        .next()
-                        .ok_or_else(|| self.syntax("unterminated string"))?;
+                    let c = rest.chars().next().ok_or_else(|| self.syntax("unterminated string"))?;
                     out.push(c);
                     self.pos += c.len_utf8();
                 }
@@ -400,10 +367,7 @@ fn render_path(path: &[Step<'_>]) -> String {
 
 /// Appends one key to a rendered path.
 pub(crate) fn push_key(out: &mut String, key: &str) {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
         if !out.is_empty() {
@@ -428,14 +392,9 @@ mod tests {
 
     #[test]
     fn reads_values_and_keeps_number_text() {
-        let v = parse(r#" {"a": [1, -0, 12.5e-3, true, false, null, "x\u00e9\ud83d\ude00\n"]} "#)
-            .expect("valid");
-        let Json::Object(members) = v else {
-            panic!("not an object")
-        };
-        let Json::Array(items) = &members[0].1 else {
-            panic!("not an array")
-        };
+        let v = parse(r#" {"a": [1, -0, 12.5e-3, true, false, null, "x\u00e9\ud83d\ude00\n"]} "#).expect("valid");
+        let Json::Object(members) = v else { panic!("not an object") };
+        let Json::Array(items) = &members[0].1 else { panic!("not an array") };
         assert_eq!(items[0], Json::Number("1"));
         assert_eq!(items[1], Json::Number("-0"));
         assert_eq!(items[2], Json::Number("12.5e-3"));
@@ -476,16 +435,10 @@ mod tests {
     fn reports_duplicate_keys_with_their_path() {
         assert_eq!(
             err(r#"{"data": {"outputs": [{}, {"mass_g": 1, "mass_g": 2}]}}"#),
-            JsonError::DuplicateKey {
-                path: "data.outputs[1]".into(),
-                key: "mass_g".into()
-            }
+            JsonError::DuplicateKey { path: "data.outputs[1]".into(), key: "mass_g".into() }
         );
         // Escapes are decoded before keys are compared.
-        assert!(matches!(
-            err(r#"{"a": 1, "\u0061": 2}"#),
-            JsonError::DuplicateKey { .. }
-        ));
+        assert!(matches!(err(r#"{"a": 1, "\u0061": 2}"#), JsonError::DuplicateKey { .. }));
     }
 
     #[test]
@@ -494,13 +447,7 @@ mod tests {
         let text = format!("{{{}}}", keys.join(","));
         assert!(matches!(parse(&text), Ok(Json::Object(m)) if m.len() == 1000));
         let text = format!("{{{},\"k500\":1}}", keys.join(","));
-        assert_eq!(
-            err(&text),
-            JsonError::DuplicateKey {
-                path: String::new(),
-                key: "k500".into()
-            }
-        );
+        assert_eq!(err(&text), JsonError::DuplicateKey { path: String::new(), key: "k500".into() });
     }
 
     #[test]
@@ -513,14 +460,7 @@ mod tests {
 
     #[test]
     fn positions_count_lines_and_characters() {
-        assert_eq!(
-            err("{\n  \"é\": x}"),
-            JsonError::Syntax {
-                line: 2,
-                column: 8,
-                reason: "unexpected character"
-            }
-        );
+        assert_eq!(err("{\n  \"é\": x}"), JsonError::Syntax { line: 2, column: 8, reason: "unexpected character" });
     }
 
     #[test]

@@ -41,6 +41,7 @@
 //! ```
 
 mod crypto;
+mod entity;
 mod envelope;
 mod events;
 mod ids;
@@ -48,33 +49,33 @@ mod jcs;
 mod json;
 mod parse;
 mod rules;
+pub mod scenario;
 mod state;
 mod vocab;
 
 pub use crypto::{decode_base64, encode_base64, PublicKey, Signature};
+pub use entity::{EntityKey, RestoreError, ENTITY_FORMAT_VERSION, EVENT_CHUNK_EVENTS};
 pub use envelope::Envelope;
 pub use events::{
-    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentRef,
-    DocumentTarget, Event, EventCorrected, HoldPlaced, HoldReleased, HoldTarget, LotAdjusted,
-    LotAssayed, LotConsumed, LotExtracted, LotMoved, LotTransformed, PartyRegistered, ReceivedLot,
-    SiteRegistered, TransformInput, TransformOutput, EVENT_TYPES,
+    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentRef, DocumentTarget, Event,
+    EventCorrected, HoldPlaced, HoldReleased, HoldTarget, LotAdjusted, LotAssayed, LotConsumed, LotExtracted, LotMoved,
+    LotTransformed, PartyRegistered, ReceivedLot, SiteRegistered, TransformInput, TransformOutput, EVENT_TYPES,
 };
 pub use ids::{IdError, LotId, PartyId, ShipmentId, SiteId};
 pub use parse::{
-    parse_event, parse_record, ParseError, EVENT_BYTES_MAX, MASS_G_MAX, PPM_MAX, RECORD_BYTES_MAX,
-    VERSION_MAX,
+    parse_event, parse_record, ParseError, EVENT_BYTES_MAX, MASS_G_MAX, PPM_MAX, RECORD_BYTES_MAX, VERSION_MAX,
 };
 pub use rules::{
-    decide, transit_difference_is_finding, Accepted, Context, Finding, Rejection,
-    FUTURE_TOLERANCE_SECONDS, TRANSIT_DIFFERENCE_PER_MILLE_MAX,
+    decide, transit_difference_is_finding, Accepted, Context, Finding, Rejection, FUTURE_TOLERANCE_SECONDS,
+    TRANSIT_DIFFERENCE_PER_MILLE_MAX,
 };
 pub use state::{
-    apply, replay, transformation_stage, EventRecord, Hold, LotLink, LotState, MassTotals,
-    PartyState, ShipmentState, ShippedLot, ShippedLotStatus, SiteState, StageRecord, State,
+    apply, replay, transformation_stage, EventRecord, Hold, LotLink, LotState, MassTotals, PartyState, ShipmentState,
+    ShippedLot, ShippedLotStatus, SiteState, StageRecord, State,
 };
 pub use vocab::{
-    ConsumeReason, Coordinates, CorrectionReason, Country, Digest, DocumentKind, Element, Form,
-    LotStatus, Material, OxideFormula, Process, Role, SiteKind, Stage,
+    ConsumeReason, Coordinates, CorrectionReason, Country, Digest, DocumentKind, Element, Form, LotStatus, Material,
+    OxideFormula, Process, Role, SiteKind, Stage,
 };
 
 /// The version of the vocabulary this crate implements. Later versions may add event types and

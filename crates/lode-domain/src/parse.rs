@@ -9,16 +9,15 @@ use uuid::Uuid;
 use crate::crypto::{decode_base64, PublicKey, Signature};
 use crate::envelope::Envelope;
 use crate::events::{
-    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentRef,
-    DocumentTarget, Event, EventCorrected, HoldPlaced, HoldReleased, HoldTarget, LotAdjusted,
-    LotAssayed, LotConsumed, LotExtracted, LotMoved, LotTransformed, PartyRegistered, ReceivedLot,
-    SiteRegistered, TransformInput, TransformOutput, EVENT_TYPES,
+    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentRef, DocumentTarget, Event,
+    EventCorrected, HoldPlaced, HoldReleased, HoldTarget, LotAdjusted, LotAssayed, LotConsumed, LotExtracted, LotMoved,
+    LotTransformed, PartyRegistered, ReceivedLot, SiteRegistered, TransformInput, TransformOutput, EVENT_TYPES,
 };
 use crate::ids::{shown, LotId, PartyId, ShipmentId, SiteId};
 use crate::json::{self, push_key, Json, JsonError, JSON_DEPTH_MAX};
 use crate::vocab::{
-    is_bounded_decimal, ConsumeReason, Coordinates, CorrectionReason, Country, Digest,
-    DocumentKind, Element, Form, Material, OxideFormula, Process, Role, SiteKind,
+    is_bounded_decimal, ConsumeReason, Coordinates, CorrectionReason, Country, Digest, DocumentKind, Element, Form,
+    Material, OxideFormula, Process, Role, SiteKind,
 };
 
 /// Largest submitted event, in bytes.
@@ -54,11 +53,7 @@ pub enum ParseError {
     InvalidUtf8 { offset: usize },
     /// `malformed_json`: not JSON text (RFC 8259), or more than one value.
     #[error("malformed json at line {line}, column {column}: {reason}")]
-    MalformedJson {
-        line: usize,
-        column: usize,
-        reason: &'static str,
-    },
+    MalformedJson { line: usize, column: usize, reason: &'static str },
     /// `nesting_too_deep`: arrays and objects nest deeper than the limit.
     #[error("json nests deeper than {max} levels")]
     NestingTooDeep { max: usize },
@@ -76,21 +71,13 @@ pub enum ParseError {
     MissingField { path: String },
     /// `wrong_type`: a field has the wrong JSON type (`null` included).
     #[error("{path} must be {expected}, found {found}")]
-    WrongType {
-        path: String,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { path: String, expected: &'static str, found: &'static str },
     /// `unknown_type`: `type` is not an event type of the vocabulary.
     #[error("unknown event type {value:?}")]
     UnknownType { value: String },
     /// `unknown_value`: a word outside its list (role, site kind, form, process, reason, document kind).
     #[error("{path} is {value:?}, not one of {allowed}")]
-    UnknownValue {
-        path: String,
-        value: String,
-        allowed: String,
-    },
+    UnknownValue { path: String, value: String, allowed: String },
     /// `invalid_party_id`: not `^[a-z0-9][a-z0-9._-]{0,63}$`.
     #[error("{path} is not a valid party id: {value:?}")]
     InvalidPartyId { path: String, value: String },
@@ -114,12 +101,7 @@ pub enum ParseError {
     NotAnInteger { path: String, value: String },
     /// `out_of_range`: an integer outside the field's range.
     #[error("{path} is {value}, outside {min}..={max}")]
-    OutOfRange {
-        path: String,
-        value: String,
-        min: i128,
-        max: i128,
-    },
+    OutOfRange { path: String, value: String, min: i128, max: i128 },
     /// `zero_delta`: an adjustment of 0 g.
     #[error("{path} must not be 0")]
     ZeroDelta { path: String },
@@ -155,11 +137,7 @@ pub enum ParseError {
     InvalidDigest { path: String, value: String },
     /// `invalid_coordinate`: `lat` or `lon` not a decimal string within ±90 or ±180.
     #[error("{path} is not a decimal between -{bound} and {bound}: {value:?}")]
-    InvalidCoordinate {
-        path: String,
-        value: String,
-        bound: u32,
-    },
+    InvalidCoordinate { path: String, value: String, bound: u32 },
     /// `incomplete_coordinates`: `lat` without `lon` or the reverse.
     #[error("{path} is given without {missing}")]
     IncompleteCoordinates { path: String, missing: String },
@@ -182,12 +160,7 @@ pub enum ParseError {
     #[error(
         "mass does not balance: inputs {inputs_g} g + additions {additions_g} g != outputs {outputs_g} g + loss {loss_g} g"
     )]
-    MassUnbalanced {
-        inputs_g: u128,
-        additions_g: u64,
-        outputs_g: u128,
-        loss_g: u64,
-    },
+    MassUnbalanced { inputs_g: u128, additions_g: u64, outputs_g: u128, loss_g: u64 },
     /// `split_multiple_inputs`: a `split` has more than one input.
     #[error("a split has exactly one input, not {count}")]
     SplitMultipleInputs { count: usize },
@@ -326,31 +299,13 @@ pub fn parse_record(json: &[u8]) -> Result<Envelope, ParseError> {
 
 fn parse_bytes(bytes: &[u8], max: usize) -> Result<Envelope, ParseError> {
     if bytes.len() > max {
-        return Err(ParseError::TooLarge {
-            size: bytes.len(),
-            max,
-        });
+        return Err(ParseError::TooLarge { size: bytes.len(), max });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| ParseError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ParseError::InvalidUtf8 { offset: e.valid_up_to() })?;
     let tree = json::parse(text).map_err(|e| match e {
-        JsonError::Syntax {
-            line,
-            column,
-            reason,
-        } => ParseError::MalformedJson {
-            line,
-            column,
-            reason,
-        },
-        JsonError::TooDeep => ParseError::NestingTooDeep {
-            max: JSON_DEPTH_MAX,
-        },
-        JsonError::DuplicateKey { path, key } => ParseError::DuplicateKey {
-            path,
-            key: shown(&key),
-        },
+        JsonError::Syntax { line, column, reason } => ParseError::MalformedJson { line, column, reason },
+        JsonError::TooDeep => ParseError::NestingTooDeep { max: JSON_DEPTH_MAX },
+        JsonError::DuplicateKey { path, key } => ParseError::DuplicateKey { path, key: shown(&key) },
     })?;
     envelope(&tree)
 }
@@ -372,24 +327,15 @@ enum Step<'p> {
     Index(usize),
 }
 
-static ROOT: Path<'static> = Path {
-    parent: None,
-    step: Step::Root,
-};
+static ROOT: Path<'static> = Path { parent: None, step: Step::Root };
 
 impl Path<'_> {
     fn key<'q>(&'q self, key: &'q str) -> Path<'q> {
-        Path {
-            parent: Some(self),
-            step: Step::Key(key),
-        }
+        Path { parent: Some(self), step: Step::Key(key) }
     }
 
     fn index(&self, index: usize) -> Path<'_> {
-        Path {
-            parent: Some(self),
-            step: Step::Index(index),
-        }
+        Path { parent: Some(self), step: Step::Index(index) }
     }
 
     fn render(&self) -> String {
@@ -427,33 +373,21 @@ impl<'j, 'a> Fields<'j, 'a> {
     }
 
     fn required(&self, key: &str, path: &Path<'_>) -> Result<&'j Json<'a>, ParseError> {
-        self.get(key).ok_or_else(|| ParseError::MissingField {
-            path: path.key(key).render(),
-        })
+        self.get(key).ok_or_else(|| ParseError::MissingField { path: path.key(key).render() })
     }
 }
 
 fn wrong_type(path: &Path<'_>, expected: &'static str, found: &Json<'_>) -> ParseError {
-    ParseError::WrongType {
-        path: path.render(),
-        expected,
-        found: found.kind(),
-    }
+    ParseError::WrongType { path: path.render(), expected, found: found.kind() }
 }
 
 /// An object with only the `allowed` keys.
-fn object<'j, 'a>(
-    value: &'j Json<'a>,
-    path: &Path<'_>,
-    allowed: &[&str],
-) -> Result<Fields<'j, 'a>, ParseError> {
+fn object<'j, 'a>(value: &'j Json<'a>, path: &Path<'_>, allowed: &[&str]) -> Result<Fields<'j, 'a>, ParseError> {
     let Json::Object(members) = value else {
         return Err(wrong_type(path, "an object", value));
     };
     if let Some((key, _)) = members.iter().find(|(k, _)| !allowed.contains(&k.as_ref())) {
-        return Err(ParseError::UnknownField {
-            path: path.key(key).render(),
-        });
+        return Err(ParseError::UnknownField { path: path.key(key).render() });
     }
     Ok(Fields { members })
 }
@@ -465,15 +399,10 @@ fn array<'j, 'a>(value: &'j Json<'a>, path: &Path<'_>) -> Result<&'j [Json<'a>],
     }
 }
 
-fn non_empty_array<'j, 'a>(
-    value: &'j Json<'a>,
-    path: &Path<'_>,
-) -> Result<&'j [Json<'a>], ParseError> {
+fn non_empty_array<'j, 'a>(value: &'j Json<'a>, path: &Path<'_>) -> Result<&'j [Json<'a>], ParseError> {
     let items = array(value, path)?;
     if items.is_empty() {
-        return Err(ParseError::EmptyList {
-            path: path.render(),
-        });
+        return Err(ParseError::EmptyList { path: path.render() });
     }
     Ok(items)
 }
@@ -489,18 +418,12 @@ fn string<'j>(value: &'j Json<'_>, path: &Path<'_>) -> Result<&'j str, ParseErro
 fn text(value: &Json<'_>, path: &Path<'_>) -> Result<String, ParseError> {
     let s = string(value, path)?;
     if s.trim().is_empty() {
-        return Err(ParseError::EmptyString {
-            path: path.render(),
-        });
+        return Err(ParseError::EmptyString { path: path.render() });
     }
     Ok(s.to_string())
 }
 
-fn opt_text(
-    fields: &Fields<'_, '_>,
-    key: &str,
-    path: &Path<'_>,
-) -> Result<Option<String>, ParseError> {
+fn opt_text(fields: &Fields<'_, '_>, key: &str, path: &Path<'_>) -> Result<Option<String>, ParseError> {
     fields.get(key).map(|v| text(v, &path.key(key))).transpose()
 }
 
@@ -509,17 +432,9 @@ fn integer(value: &Json<'_>, path: &Path<'_>, min: i128, max: i128) -> Result<i1
         return Err(wrong_type(path, "an integer", value));
     };
     if number.contains(['.', 'e', 'E']) {
-        return Err(ParseError::NotAnInteger {
-            path: path.render(),
-            value: shown(number),
-        });
+        return Err(ParseError::NotAnInteger { path: path.render(), value: shown(number) });
     }
-    let out_of_range = || ParseError::OutOfRange {
-        path: path.render(),
-        value: shown(number),
-        min,
-        max,
-    };
+    let out_of_range = || ParseError::OutOfRange { path: path.render(), value: shown(number), min, max };
     // The grammar was checked, so parsing fails only when the integer does not fit.
     let n: i128 = number.parse().map_err(|_| out_of_range())?;
     if n < min || n > max {
@@ -545,48 +460,30 @@ fn ppm(value: &Json<'_>, path: &Path<'_>) -> Result<u32, ParseError> {
 
 fn party_id(value: &Json<'_>, path: &Path<'_>) -> Result<PartyId, ParseError> {
     let s = string(value, path)?;
-    PartyId::new(s).map_err(|_| ParseError::InvalidPartyId {
-        path: path.render(),
-        value: shown(s),
-    })
+    PartyId::new(s).map_err(|_| ParseError::InvalidPartyId { path: path.render(), value: shown(s) })
 }
 
 fn site_id(value: &Json<'_>, path: &Path<'_>) -> Result<SiteId, ParseError> {
     let s = string(value, path)?;
-    SiteId::new(s).map_err(|_| ParseError::InvalidSiteId {
-        path: path.render(),
-        value: shown(s),
-    })
+    SiteId::new(s).map_err(|_| ParseError::InvalidSiteId { path: path.render(), value: shown(s) })
 }
 
 fn lot_id(value: &Json<'_>, path: &Path<'_>) -> Result<LotId, ParseError> {
     let s = string(value, path)?;
-    LotId::new(s).map_err(|_| ParseError::InvalidLotId {
-        path: path.render(),
-        value: shown(s),
-    })
+    LotId::new(s).map_err(|_| ParseError::InvalidLotId { path: path.render(), value: shown(s) })
 }
 
 fn shipment_id(value: &Json<'_>, path: &Path<'_>) -> Result<ShipmentId, ParseError> {
     let s = string(value, path)?;
-    ShipmentId::new(s).map_err(|_| ParseError::InvalidShipmentId {
-        path: path.render(),
-        value: shown(s),
-    })
+    ShipmentId::new(s).map_err(|_| ParseError::InvalidShipmentId { path: path.render(), value: shown(s) })
 }
 
 /// A hyphenated UUID in either case; not the nil UUID.
 fn uuid(value: &Json<'_>, path: &Path<'_>) -> Result<Uuid, ParseError> {
     let s = string(value, path)?;
-    let bad = || ParseError::InvalidUuid {
-        path: path.render(),
-        value: shown(s),
-    };
+    let bad = || ParseError::InvalidUuid { path: path.render(), value: shown(s) };
     let b = s.as_bytes();
-    let hyphens_ok = b.len() == 36
-        && b.iter()
-            .enumerate()
-            .all(|(i, &c)| (c == b'-') == matches!(i, 8 | 13 | 18 | 23));
+    let hyphens_ok = b.len() == 36 && b.iter().enumerate().all(|(i, &c)| (c == b'-') == matches!(i, 8 | 13 | 18 | 23));
     if !hyphens_ok || !b.iter().all(|&c| c == b'-' || c.is_ascii_hexdigit()) {
         return Err(bad());
     }
@@ -599,20 +496,11 @@ fn uuid(value: &Json<'_>, path: &Path<'_>) -> Result<Uuid, ParseError> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]` followed by `Z` or `±HH:MM`: RFC 3339's date-time with an upper-case
 /// `T` and `Z` and at most nanosecond precision.
-fn timestamp(
-    value: &Json<'_>,
-    path: &Path<'_>,
-) -> Result<(String, DateTime<FixedOffset>), ParseError> {
+fn timestamp(value: &Json<'_>, path: &Path<'_>) -> Result<(String, DateTime<FixedOffset>), ParseError> {
     let s = string(value, path)?;
-    let bad = || ParseError::InvalidTimestamp {
-        path: path.render(),
-        value: shown(s),
-    };
+    let bad = || ParseError::InvalidTimestamp { path: path.render(), value: shown(s) };
     let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
+    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let shape = digits(0..4)
         && b.get(4) == Some(&b'-')
         && digits(5..7)
@@ -641,10 +529,7 @@ fn timestamp(
     let offset_ok = match b.get(i) {
         Some(b'Z') => i + 1 == b.len(),
         Some(b'+' | b'-') => {
-            i + 6 == b.len()
-                && digits(i + 1..i + 3)
-                && b.get(i + 3) == Some(&b':')
-                && digits(i + 4..i + 6)
+            i + 6 == b.len() && digits(i + 1..i + 3) && b.get(i + 3) == Some(&b':') && digits(i + 4..i + 6)
         }
         _ => false,
     };
@@ -671,47 +556,30 @@ fn word<T>(
 
 fn country(value: &Json<'_>, path: &Path<'_>) -> Result<Country, ParseError> {
     let s = string(value, path)?;
-    Country::parse(s).ok_or_else(|| ParseError::InvalidCountry {
-        path: path.render(),
-        value: shown(s),
-    })
+    Country::parse(s).ok_or_else(|| ParseError::InvalidCountry { path: path.render(), value: shown(s) })
 }
 
 fn digest(value: &Json<'_>, path: &Path<'_>) -> Result<Digest, ParseError> {
     let s = string(value, path)?;
-    Digest::parse(s).ok_or_else(|| ParseError::InvalidDigest {
-        path: path.render(),
-        value: shown(s),
-    })
+    Digest::parse(s).ok_or_else(|| ParseError::InvalidDigest { path: path.render(), value: shown(s) })
 }
 
 fn base64(value: &Json<'_>, path: &Path<'_>) -> Result<Vec<u8>, ParseError> {
     let s = string(value, path)?;
-    decode_base64(s).ok_or_else(|| ParseError::InvalidBase64 {
-        path: path.render(),
-    })
+    decode_base64(s).ok_or_else(|| ParseError::InvalidBase64 { path: path.render() })
 }
 
 fn coordinate(value: &Json<'_>, path: &Path<'_>, bound: u32) -> Result<String, ParseError> {
     let s = string(value, path)?;
     if !is_bounded_decimal(s, bound) {
-        return Err(ParseError::InvalidCoordinate {
-            path: path.render(),
-            value: shown(s),
-            bound,
-        });
+        return Err(ParseError::InvalidCoordinate { path: path.render(), value: shown(s), bound });
     }
     Ok(s.to_string())
 }
 
 fn material(value: &Json<'_>, path: &Path<'_>) -> Result<Material, ParseError> {
     let f = object(value, path, &["form", "elements", "grade", "hs_code"])?;
-    let form = word(
-        f.required("form", path)?,
-        &path.key("form"),
-        Form::parse,
-        Form::allowed(),
-    )?;
+    let form = word(f.required("form", path)?, &path.key("form"), Form::parse, Form::allowed())?;
     let elements = match f.get("elements") {
         None => None,
         Some(v) => {
@@ -721,15 +589,10 @@ fn material(value: &Json<'_>, path: &Path<'_>) -> Result<Material, ParseError> {
             for (i, item) in items.iter().enumerate() {
                 let p = elements_path.index(i);
                 let s = string(item, &p)?;
-                let element = Element::parse(s).ok_or_else(|| ParseError::InvalidElement {
-                    path: p.render(),
-                    value: shown(s),
-                })?;
+                let element = Element::parse(s)
+                    .ok_or_else(|| ParseError::InvalidElement { path: p.render(), value: shown(s) })?;
                 if elements.contains(&element) {
-                    return Err(ParseError::DuplicateValue {
-                        path: p.render(),
-                        value: element.to_string(),
-                    });
+                    return Err(ParseError::DuplicateValue { path: p.render(), value: element.to_string() });
                 }
                 elements.push(element);
             }
@@ -737,30 +600,15 @@ fn material(value: &Json<'_>, path: &Path<'_>) -> Result<Material, ParseError> {
         }
     };
     if form.requires_elements() && elements.is_none() {
-        return Err(ParseError::ElementsRequired {
-            path: path.render(),
-            form,
-        });
+        return Err(ParseError::ElementsRequired { path: path.render(), form });
     }
-    Ok(Material {
-        form,
-        elements,
-        grade: opt_text(&f, "grade", path)?,
-        hs_code: opt_text(&f, "hs_code", path)?,
-    })
+    Ok(Material { form, elements, grade: opt_text(&f, "grade", path)?, hs_code: opt_text(&f, "hs_code", path)? })
 }
 
 /// Keeps a list's lots unique.
-fn check_unique_lot(
-    seen: &mut BTreeSet<LotId>,
-    lot: &LotId,
-    path: &Path<'_>,
-) -> Result<(), ParseError> {
+fn check_unique_lot(seen: &mut BTreeSet<LotId>, lot: &LotId, path: &Path<'_>) -> Result<(), ParseError> {
     if !seen.insert(lot.clone()) {
-        return Err(ParseError::DuplicateLot {
-            path: path.render(),
-            lot: lot.to_string(),
-        });
+        return Err(ParseError::DuplicateLot { path: path.render(), lot: lot.to_string() });
     }
     Ok(())
 }
@@ -768,15 +616,7 @@ fn check_unique_lot(
 // ---------------------------------------------------------------------------------------------------------
 // The envelope
 
-const ENVELOPE_FIELDS: &[&str] = &[
-    "id",
-    "type",
-    "actor",
-    "occurred_at",
-    "expected",
-    "data",
-    "signature",
-];
+const ENVELOPE_FIELDS: &[&str] = &["id", "type", "actor", "occurred_at", "expected", "data", "signature"];
 
 fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
     if !matches!(root, Json::Object(_)) {
@@ -786,14 +626,11 @@ fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
     let type_path = ROOT.key("type");
     let type_name = string(f.required("type", &ROOT)?, &type_path)?;
     if !EVENT_TYPES.contains(&type_name) {
-        return Err(ParseError::UnknownType {
-            value: shown(type_name),
-        });
+        return Err(ParseError::UnknownType { value: shown(type_name) });
     }
     let id = f.get("id").map(|v| uuid(v, &ROOT.key("id"))).transpose()?;
     let actor = party_id(f.required("actor", &ROOT)?, &ROOT.key("actor"))?;
-    let (occurred_at_text, occurred_at) =
-        timestamp(f.required("occurred_at", &ROOT)?, &ROOT.key("occurred_at"))?;
+    let (occurred_at_text, occurred_at) = timestamp(f.required("occurred_at", &ROOT)?, &ROOT.key("occurred_at"))?;
 
     let mut expected = BTreeMap::new();
     let expected_value = f.get("expected");
@@ -804,10 +641,8 @@ fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
         };
         for (key, version) in members {
             let p = path.key(key);
-            let lot = LotId::new(key.as_ref()).map_err(|_| ParseError::InvalidLotId {
-                path: p.render(),
-                value: shown(key),
-            })?;
+            let lot = LotId::new(key.as_ref())
+                .map_err(|_| ParseError::InvalidLotId { path: p.render(), value: shown(key) })?;
             expected.insert(lot, unsigned(version, &p, 0, VERSION_MAX)?);
         }
     }
@@ -816,10 +651,8 @@ fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
         None => None,
         Some(v) => {
             let bytes = base64(v, &ROOT.key("signature"))?;
-            let raw: [u8; 64] = bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| ParseError::InvalidSignatureLength { len: bytes.len() })?;
+            let raw: [u8; 64] =
+                bytes.as_slice().try_into().map_err(|_| ParseError::InvalidSignatureLength { len: bytes.len() })?;
             Some(Signature::from_bytes(raw))
         }
     };
@@ -852,11 +685,7 @@ fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
             Event::HoldReleased(HoldReleased { target, reason })
         }
         "event.corrected" => Event::EventCorrected(event_corrected(data, p)?),
-        other => {
-            return Err(ParseError::UnknownType {
-                value: shown(other),
-            })
-        }
+        other => return Err(ParseError::UnknownType { value: shown(other) }),
     };
 
     Ok(Envelope {
@@ -875,24 +704,14 @@ fn envelope(root: &Json<'_>) -> Result<Envelope, ParseError> {
 // The data of each type
 
 fn party_registered(data: &Json<'_>, path: &Path<'_>) -> Result<PartyRegistered, ParseError> {
-    let f = object(
-        data,
-        path,
-        &["party", "name", "roles", "country", "public_key"],
-    )?;
+    let f = object(data, path, &["party", "name", "roles", "country", "public_key"])?;
     let roles_path = path.key("roles");
     let mut roles = Vec::new();
-    for (i, item) in non_empty_array(f.required("roles", path)?, &roles_path)?
-        .iter()
-        .enumerate()
-    {
+    for (i, item) in non_empty_array(f.required("roles", path)?, &roles_path)?.iter().enumerate() {
         let p = roles_path.index(i);
         let role = word(item, &p, Role::parse, Role::allowed())?;
         if roles.contains(&role) {
-            return Err(ParseError::DuplicateValue {
-                path: p.render(),
-                value: role.to_string(),
-            });
+            return Err(ParseError::DuplicateValue { path: p.render(), value: role.to_string() });
         }
         roles.push(role);
     }
@@ -901,11 +720,8 @@ fn party_registered(data: &Json<'_>, path: &Path<'_>) -> Result<PartyRegistered,
         Some(v) => {
             let p = path.key("public_key");
             let bytes = base64(v, &p)?;
-            let key =
-                PublicKey::from_slice(&bytes).map_err(|problem| ParseError::InvalidPublicKey {
-                    path: p.render(),
-                    reason: problem.to_string(),
-                })?;
+            let key = PublicKey::from_slice(&bytes)
+                .map_err(|problem| ParseError::InvalidPublicKey { path: p.render(), reason: problem.to_string() })?;
             Some(key)
         }
     };
@@ -919,11 +735,7 @@ fn party_registered(data: &Json<'_>, path: &Path<'_>) -> Result<PartyRegistered,
 }
 
 fn site_registered(data: &Json<'_>, path: &Path<'_>) -> Result<SiteRegistered, ParseError> {
-    let f = object(
-        data,
-        path,
-        &["site", "party", "name", "kind", "country", "lat", "lon"],
-    )?;
+    let f = object(data, path, &["site", "party", "name", "kind", "country", "lat", "lon"])?;
     let coordinates = match (f.get("lat"), f.get("lon")) {
         (None, None) => None,
         (Some(lat), Some(lon)) => Some(Coordinates {
@@ -947,12 +759,7 @@ fn site_registered(data: &Json<'_>, path: &Path<'_>) -> Result<SiteRegistered, P
         site: site_id(f.required("site", path)?, &path.key("site"))?,
         party: party_id(f.required("party", path)?, &path.key("party"))?,
         name: text(f.required("name", path)?, &path.key("name"))?,
-        kind: word(
-            f.required("kind", path)?,
-            &path.key("kind"),
-            SiteKind::parse,
-            SiteKind::allowed(),
-        )?,
+        kind: word(f.required("kind", path)?, &path.key("kind"), SiteKind::parse, SiteKind::allowed())?,
         country: country(f.required("country", path)?, &path.key("country"))?,
         coordinates,
     })
@@ -970,94 +777,55 @@ fn lot_extracted(data: &Json<'_>, path: &Path<'_>) -> Result<LotExtracted, Parse
 }
 
 fn lot_assayed(data: &Json<'_>, path: &Path<'_>) -> Result<LotAssayed, ParseError> {
-    let f = object(
-        data,
-        path,
-        &["lot", "lab", "certificate", "oxides_ppm", "treo_ppm"],
-    )?;
+    let f = object(data, path, &["lot", "lab", "certificate", "oxides_ppm", "treo_ppm"])?;
     let oxides_path = path.key("oxides_ppm");
     let oxides_value = f.required("oxides_ppm", path)?;
     let Json::Object(members) = oxides_value else {
         return Err(wrong_type(&oxides_path, "an object", oxides_value));
     };
     if members.is_empty() {
-        return Err(ParseError::EmptyList {
-            path: oxides_path.render(),
-        });
+        return Err(ParseError::EmptyList { path: oxides_path.render() });
     }
     let mut oxides_ppm = BTreeMap::new();
     let mut sum: u64 = 0;
     for (key, value) in members {
-        let formula = OxideFormula::parse(key).ok_or_else(|| ParseError::InvalidFormula {
-            path: oxides_path.render(),
-            value: shown(key),
-        })?;
+        let formula = OxideFormula::parse(key)
+            .ok_or_else(|| ParseError::InvalidFormula { path: oxides_path.render(), value: shown(key) })?;
         let share = ppm(value, &oxides_path.key(key))?;
         sum = sum.saturating_add(u64::from(share));
         oxides_ppm.insert(formula, share);
     }
     if sum > u64::from(PPM_MAX) {
-        return Err(ParseError::PpmSumExceeded {
-            path: oxides_path.render(),
-            sum,
-        });
+        return Err(ParseError::PpmSumExceeded { path: oxides_path.render(), sum });
     }
     Ok(LotAssayed {
         lot: lot_id(f.required("lot", path)?, &path.key("lot"))?,
         lab: party_id(f.required("lab", path)?, &path.key("lab"))?,
         certificate: text(f.required("certificate", path)?, &path.key("certificate"))?,
         oxides_ppm,
-        treo_ppm: f
-            .get("treo_ppm")
-            .map(|v| ppm(v, &path.key("treo_ppm")))
-            .transpose()?,
+        treo_ppm: f.get("treo_ppm").map(|v| ppm(v, &path.key("treo_ppm"))).transpose()?,
     })
 }
 
 fn lot_transformed(data: &Json<'_>, path: &Path<'_>) -> Result<LotTransformed, ParseError> {
-    let f = object(
-        data,
-        path,
-        &[
-            "process",
-            "site",
-            "inputs",
-            "outputs",
-            "additions_g",
-            "loss_g",
-        ],
-    )?;
-    let process = word(
-        f.required("process", path)?,
-        &path.key("process"),
-        Process::parse,
-        Process::allowed(),
-    )?;
+    let f = object(data, path, &["process", "site", "inputs", "outputs", "additions_g", "loss_g"])?;
+    let process = word(f.required("process", path)?, &path.key("process"), Process::parse, Process::allowed())?;
     let site = site_id(f.required("site", path)?, &path.key("site"))?;
     let mut seen = BTreeSet::new();
 
     let inputs_path = path.key("inputs");
     let mut inputs = Vec::new();
-    for (i, item) in non_empty_array(f.required("inputs", path)?, &inputs_path)?
-        .iter()
-        .enumerate()
-    {
+    for (i, item) in non_empty_array(f.required("inputs", path)?, &inputs_path)?.iter().enumerate() {
         let p = inputs_path.index(i);
         let g = object(item, &p, &["lot", "mass_g"])?;
         let lot = lot_id(g.required("lot", &p)?, &p.key("lot"))?;
         check_unique_lot(&mut seen, &lot, &p.key("lot"))?;
-        inputs.push(TransformInput {
-            lot,
-            mass_g: mass(g.required("mass_g", &p)?, &p.key("mass_g"))?,
-        });
+        inputs.push(TransformInput { lot, mass_g: mass(g.required("mass_g", &p)?, &p.key("mass_g"))? });
     }
 
     let outputs_path = path.key("outputs");
     let mut outputs = Vec::new();
-    for (i, item) in non_empty_array(f.required("outputs", path)?, &outputs_path)?
-        .iter()
-        .enumerate()
-    {
+    for (i, item) in non_empty_array(f.required("outputs", path)?, &outputs_path)?.iter().enumerate() {
         let p = outputs_path.index(i);
         let g = object(item, &p, &["lot", "material", "mass_g"])?;
         let lot = lot_id(g.required("lot", &p)?, &p.key("lot"))?;
@@ -1069,19 +837,11 @@ fn lot_transformed(data: &Json<'_>, path: &Path<'_>) -> Result<LotTransformed, P
         });
     }
 
-    let additions_g = f
-        .get("additions_g")
-        .map(|v| unsigned(v, &path.key("additions_g"), 0, MASS_G_MAX))
-        .transpose()?;
-    let loss_g = f
-        .get("loss_g")
-        .map(|v| unsigned(v, &path.key("loss_g"), 0, MASS_G_MAX))
-        .transpose()?;
+    let additions_g = f.get("additions_g").map(|v| unsigned(v, &path.key("additions_g"), 0, MASS_G_MAX)).transpose()?;
+    let loss_g = f.get("loss_g").map(|v| unsigned(v, &path.key("loss_g"), 0, MASS_G_MAX)).transpose()?;
 
     if process == Process::Split && inputs.len() != 1 {
-        return Err(ParseError::SplitMultipleInputs {
-            count: inputs.len(),
-        });
+        return Err(ParseError::SplitMultipleInputs { count: inputs.len() });
     }
 
     // u128 sums cannot overflow: the event size bounds the number of entries far below 2^64.
@@ -1090,45 +850,18 @@ fn lot_transformed(data: &Json<'_>, path: &Path<'_>) -> Result<LotTransformed, P
     let additions = additions_g.unwrap_or(0);
     let loss = loss_g.unwrap_or(0);
     if inputs_g + u128::from(additions) != outputs_g + u128::from(loss) {
-        return Err(ParseError::MassUnbalanced {
-            inputs_g,
-            additions_g: additions,
-            outputs_g,
-            loss_g: loss,
-        });
+        return Err(ParseError::MassUnbalanced { inputs_g, additions_g: additions, outputs_g, loss_g: loss });
     }
 
-    Ok(LotTransformed {
-        process,
-        site,
-        inputs,
-        outputs,
-        additions_g,
-        loss_g,
-    })
+    Ok(LotTransformed { process, site, inputs, outputs, additions_g, loss_g })
 }
 
 fn custody_shipped(data: &Json<'_>, path: &Path<'_>) -> Result<CustodyShipped, ParseError> {
-    let f = object(
-        data,
-        path,
-        &[
-            "shipment",
-            "lots",
-            "from_site",
-            "to_party",
-            "to_site",
-            "carrier",
-            "documents",
-        ],
-    )?;
+    let f = object(data, path, &["shipment", "lots", "from_site", "to_party", "to_site", "carrier", "documents"])?;
     let lots_path = path.key("lots");
     let mut seen = BTreeSet::new();
     let mut lots = Vec::new();
-    for (i, item) in non_empty_array(f.required("lots", path)?, &lots_path)?
-        .iter()
-        .enumerate()
-    {
+    for (i, item) in non_empty_array(f.required("lots", path)?, &lots_path)?.iter().enumerate() {
         let p = lots_path.index(i);
         let lot = lot_id(item, &p)?;
         check_unique_lot(&mut seen, &lot, &p)?;
@@ -1143,17 +876,9 @@ fn custody_shipped(data: &Json<'_>, path: &Path<'_>) -> Result<CustodyShipped, P
                 let p = docs_path.index(i);
                 let g = object(item, &p, &["kind", "ref", "digest"])?;
                 documents.push(DocumentRef {
-                    kind: word(
-                        g.required("kind", &p)?,
-                        &p.key("kind"),
-                        DocumentKind::parse,
-                        DocumentKind::allowed(),
-                    )?,
+                    kind: word(g.required("kind", &p)?, &p.key("kind"), DocumentKind::parse, DocumentKind::allowed())?,
                     reference: text(g.required("ref", &p)?, &p.key("ref"))?,
-                    digest: g
-                        .get("digest")
-                        .map(|d| digest(d, &p.key("digest")))
-                        .transpose()?,
+                    digest: g.get("digest").map(|d| digest(d, &p.key("digest"))).transpose()?,
                 });
             }
             Some(documents)
@@ -1165,10 +890,7 @@ fn custody_shipped(data: &Json<'_>, path: &Path<'_>) -> Result<CustodyShipped, P
         from_site: site_id(f.required("from_site", path)?, &path.key("from_site"))?,
         to_party: party_id(f.required("to_party", path)?, &path.key("to_party"))?,
         to_site: site_id(f.required("to_site", path)?, &path.key("to_site"))?,
-        carrier: f
-            .get("carrier")
-            .map(|v| party_id(v, &path.key("carrier")))
-            .transpose()?,
+        carrier: f.get("carrier").map(|v| party_id(v, &path.key("carrier"))).transpose()?,
         documents,
     })
 }
@@ -1178,23 +900,14 @@ fn custody_received(data: &Json<'_>, path: &Path<'_>) -> Result<CustodyReceived,
     let lots_path = path.key("lots");
     let mut seen = BTreeSet::new();
     let mut lots = Vec::new();
-    for (i, item) in non_empty_array(f.required("lots", path)?, &lots_path)?
-        .iter()
-        .enumerate()
-    {
+    for (i, item) in non_empty_array(f.required("lots", path)?, &lots_path)?.iter().enumerate() {
         let p = lots_path.index(i);
         let g = object(item, &p, &["lot", "mass_g"])?;
         let lot = lot_id(g.required("lot", &p)?, &p.key("lot"))?;
         check_unique_lot(&mut seen, &lot, &p.key("lot"))?;
-        lots.push(ReceivedLot {
-            lot,
-            mass_g: mass(g.required("mass_g", &p)?, &p.key("mass_g"))?,
-        });
+        lots.push(ReceivedLot { lot, mass_g: mass(g.required("mass_g", &p)?, &p.key("mass_g"))? });
     }
-    Ok(CustodyReceived {
-        shipment: shipment_id(f.required("shipment", path)?, &path.key("shipment"))?,
-        lots,
-    })
+    Ok(CustodyReceived { shipment: shipment_id(f.required("shipment", path)?, &path.key("shipment"))?, lots })
 }
 
 fn custody_rejected(data: &Json<'_>, path: &Path<'_>) -> Result<CustodyRejected, ParseError> {
@@ -1214,36 +927,17 @@ fn lot_moved(data: &Json<'_>, path: &Path<'_>) -> Result<LotMoved, ParseError> {
 }
 
 fn document_attached(data: &Json<'_>, path: &Path<'_>) -> Result<DocumentAttached, ParseError> {
-    let f = object(
-        data,
-        path,
-        &["lot", "shipment", "kind", "ref", "digest", "issuer"],
-    )?;
+    let f = object(data, path, &["lot", "shipment", "kind", "ref", "digest", "issuer"])?;
     let target = match (f.get("lot"), f.get("shipment")) {
         (Some(lot), None) => DocumentTarget::Lot(lot_id(lot, &path.key("lot"))?),
-        (None, Some(shipment)) => {
-            DocumentTarget::Shipment(shipment_id(shipment, &path.key("shipment"))?)
-        }
-        _ => {
-            return Err(ParseError::InvalidTarget {
-                path: path.render(),
-                options: "lot, shipment",
-            })
-        }
+        (None, Some(shipment)) => DocumentTarget::Shipment(shipment_id(shipment, &path.key("shipment"))?),
+        _ => return Err(ParseError::InvalidTarget { path: path.render(), options: "lot, shipment" }),
     };
     Ok(DocumentAttached {
         target,
-        kind: word(
-            f.required("kind", path)?,
-            &path.key("kind"),
-            DocumentKind::parse,
-            DocumentKind::allowed(),
-        )?,
+        kind: word(f.required("kind", path)?, &path.key("kind"), DocumentKind::parse, DocumentKind::allowed())?,
         reference: text(f.required("ref", path)?, &path.key("ref"))?,
-        digest: f
-            .get("digest")
-            .map(|d| digest(d, &path.key("digest")))
-            .transpose()?,
+        digest: f.get("digest").map(|d| digest(d, &path.key("digest"))).transpose()?,
         issuer: opt_text(&f, "issuer", path)?,
     })
 }
@@ -1253,12 +947,7 @@ fn lot_consumed(data: &Json<'_>, path: &Path<'_>) -> Result<LotConsumed, ParseEr
     Ok(LotConsumed {
         lot: lot_id(f.required("lot", path)?, &path.key("lot"))?,
         mass_g: mass(f.required("mass_g", path)?, &path.key("mass_g"))?,
-        reason: word(
-            f.required("reason", path)?,
-            &path.key("reason"),
-            ConsumeReason::parse,
-            ConsumeReason::allowed(),
-        )?,
+        reason: word(f.required("reason", path)?, &path.key("reason"), ConsumeReason::parse, ConsumeReason::allowed())?,
     })
 }
 
@@ -1268,9 +957,7 @@ fn lot_adjusted(data: &Json<'_>, path: &Path<'_>) -> Result<LotAdjusted, ParseEr
     let max = i128::from(MASS_G_MAX);
     let delta = integer(f.required("delta_g", path)?, &delta_path, -max, max)?;
     if delta == 0 {
-        return Err(ParseError::ZeroDelta {
-            path: delta_path.render(),
-        });
+        return Err(ParseError::ZeroDelta { path: delta_path.render() });
     }
     Ok(LotAdjusted {
         lot: lot_id(f.required("lot", path)?, &path.key("lot"))?,
@@ -1284,17 +971,9 @@ fn hold(data: &Json<'_>, path: &Path<'_>) -> Result<(HoldTarget, String), ParseE
     let target = match (f.get("lot"), f.get("party")) {
         (Some(lot), None) => HoldTarget::Lot(lot_id(lot, &path.key("lot"))?),
         (None, Some(party)) => HoldTarget::Party(party_id(party, &path.key("party"))?),
-        _ => {
-            return Err(ParseError::InvalidTarget {
-                path: path.render(),
-                options: "lot, party",
-            })
-        }
+        _ => return Err(ParseError::InvalidTarget { path: path.render(), options: "lot, party" }),
     };
-    Ok((
-        target,
-        text(f.required("reason", path)?, &path.key("reason"))?,
-    ))
+    Ok((target, text(f.required("reason", path)?, &path.key("reason"))?))
 }
 
 fn event_corrected(data: &Json<'_>, path: &Path<'_>) -> Result<EventCorrected, ParseError> {

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::envelope::Envelope;
 use crate::events::{
-    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentTarget, Event,
-    EventCorrected, HoldPlaced, HoldReleased, HoldTarget, LotAdjusted, LotAssayed, LotConsumed,
-    LotExtracted, LotMoved, LotTransformed, PartyRegistered, SiteRegistered,
+    CustodyReceived, CustodyRejected, CustodyShipped, DocumentAttached, DocumentTarget, Event, EventCorrected,
+    HoldPlaced, HoldReleased, HoldTarget, LotAdjusted, LotAssayed, LotConsumed, LotExtracted, LotMoved, LotTransformed,
+    PartyRegistered, SiteRegistered,
 };
 use crate::ids::{LotId, PartyId, ShipmentId, SiteId};
 use crate::parse::MASS_G_MAX;
@@ -38,19 +38,11 @@ pub struct Context {
 #[non_exhaustive]
 pub enum Finding {
     /// A received lot weighed more than 0.5% off its shipped mass.
-    TransitDifference {
-        shipment: ShipmentId,
-        lot: LotId,
-        shipped_g: u64,
-        received_g: u64,
-    },
+    TransitDifference { shipment: ShipmentId, lot: LotId, shipped_g: u64, received_g: u64 },
     /// Every `lot.adjusted`.
     Adjustment { lot: LotId, delta_g: i64 },
     /// Every `event.corrected`.
-    Correction {
-        event: Uuid,
-        reason: CorrectionReason,
-    },
+    Correction { event: Uuid, reason: CorrectionReason },
     /// Every `hold.placed`.
     Hold { target: HoldTarget },
 }
@@ -99,25 +91,15 @@ pub enum Rejection {
     EventIdExists { id: Uuid },
     /// `version_conflict` (conflict): a lot in `expected` is at another version.
     #[error("lot {lot} is at version {actual}, not the expected {expected}")]
-    VersionConflict {
-        lot: LotId,
-        expected: u64,
-        actual: u64,
-    },
+    VersionConflict { lot: LotId, expected: u64, actual: u64 },
     /// `occurred_in_future`: `occurred_at` is more than 5 minutes after `recorded_at`.
     #[error("occurred_at {occurred_at} is more than 5 minutes after recorded_at {recorded_at}")]
-    OccurredInFuture {
-        occurred_at: String,
-        recorded_at: String,
-    },
+    OccurredInFuture { occurred_at: String, recorded_at: String },
     /// `bootstrap_required`: the first event of a ledger must be an operator registering itself.
     #[error(
         "the first event of a ledger must be party.registered of an operator by itself, not {type_name} by {actor}"
     )]
-    BootstrapRequired {
-        type_name: &'static str,
-        actor: PartyId,
-    },
+    BootstrapRequired { type_name: &'static str, actor: PartyId },
     /// `actor_not_found`: the actor is not a registered party.
     #[error("actor {actor} is not a registered party")]
     ActorNotFound { actor: PartyId },
@@ -153,25 +135,13 @@ pub enum Rejection {
     SiteNotFound { site: SiteId },
     /// `wrong_site_kind`: extraction at a site that is not a mine.
     #[error("site {site} is a {kind}, not a {expected}")]
-    WrongSiteKind {
-        site: SiteId,
-        kind: SiteKind,
-        expected: SiteKind,
-    },
+    WrongSiteKind { site: SiteId, kind: SiteKind, expected: SiteKind },
     /// `not_site_operator`: the site is operated by another party than the actor.
     #[error("site {site} is operated by {operator}, not {actor}")]
-    NotSiteOperator {
-        site: SiteId,
-        operator: PartyId,
-        actor: PartyId,
-    },
+    NotSiteOperator { site: SiteId, operator: PartyId, actor: PartyId },
     /// `site_party_mismatch`: a shipment's `to_site` is not operated by its `to_party`.
     #[error("site {site} is operated by {operator}, not by the receiving party {party}")]
-    SitePartyMismatch {
-        site: SiteId,
-        operator: PartyId,
-        party: PartyId,
-    },
+    SitePartyMismatch { site: SiteId, operator: PartyId, party: PartyId },
     /// `lot_exists`: a new lot's id is taken.
     #[error("lot {lot} already exists")]
     LotExists { lot: LotId },
@@ -183,38 +153,22 @@ pub enum Rejection {
     LotNotActive { lot: LotId, status: LotStatus },
     /// `not_custodian`: the lot is held by another party than the actor.
     #[error("lot {lot} is held by {custodian}, not {actor}")]
-    NotCustodian {
-        lot: LotId,
-        custodian: PartyId,
-        actor: PartyId,
-    },
+    NotCustodian { lot: LotId, custodian: PartyId, actor: PartyId },
     /// `lot_not_at_site`: the lot is at another site than the event says.
     #[error("lot {lot} is at site {at}, not {site}")]
-    LotNotAtSite {
-        lot: LotId,
-        at: SiteId,
-        site: SiteId,
-    },
+    LotNotAtSite { lot: LotId, at: SiteId, site: SiteId },
     /// `lot_on_hold`: a held lot cannot be shipped, transformed, moved or consumed.
     #[error("lot {lot} is on hold")]
     LotOnHold { lot: LotId },
     /// `insufficient_mass`: the lot has less mass than the event takes from it.
     #[error("lot {lot} holds {remaining_g} g, cannot give {requested_g} g")]
-    InsufficientMass {
-        lot: LotId,
-        remaining_g: u64,
-        requested_g: u64,
-    },
+    InsufficientMass { lot: LotId, remaining_g: u64, requested_g: u64 },
     /// `split_material_mismatch`: a split's output is not exactly its input's material.
     #[error("split output {output} is not exactly the material of input {input}")]
     SplitMaterialMismatch { output: LotId, input: LotId },
     /// `blend_form_mismatch`: a blend's inputs are of different forms, or an output of another form.
     #[error("blend lot {lot} is of form {form}, not {expected}")]
-    BlendFormMismatch {
-        lot: LotId,
-        form: Form,
-        expected: Form,
-    },
+    BlendFormMismatch { lot: LotId, form: Form, expected: Form },
     /// `shipment_exists`: the shipment id is taken.
     #[error("shipment {shipment} already exists")]
     ShipmentExists { shipment: ShipmentId },
@@ -223,11 +177,7 @@ pub enum Rejection {
     ShipmentNotFound { shipment: ShipmentId },
     /// `not_receiver`: only the shipment's `to_party` receives or rejects it.
     #[error("shipment {shipment} goes to {receiver}, not {actor}")]
-    NotReceiver {
-        shipment: ShipmentId,
-        receiver: PartyId,
-        actor: PartyId,
-    },
+    NotReceiver { shipment: ShipmentId, receiver: PartyId, actor: PartyId },
     /// `lot_not_in_transit`: a received lot is not in transit on the shipment.
     #[error("lot {lot} is not in transit on shipment {shipment}")]
     LotNotInTransit { lot: LotId, shipment: ShipmentId },
@@ -236,11 +186,7 @@ pub enum Rejection {
     NothingInTransit { shipment: ShipmentId },
     /// `adjustment_out_of_range`: the adjusted mass would fall below 0 or above 10^12 g.
     #[error("lot {lot} holds {remaining_g} g, adjusting by {delta_g} g leaves it outside 0..=1000000000000 g")]
-    AdjustmentOutOfRange {
-        lot: LotId,
-        remaining_g: u64,
-        delta_g: i64,
-    },
+    AdjustmentOutOfRange { lot: LotId, remaining_g: u64, delta_g: i64 },
     /// `already_on_hold`: the lot or party is already on hold.
     #[error("{target} is already on hold")]
     AlreadyOnHold { target: HoldTarget },
@@ -340,10 +286,7 @@ impl Rejection {
     /// Whether this is a conflict with the ledger's current state (an event id already used, or a lot
     /// version other than expected) rather than a broken rule.
     pub fn is_conflict(&self) -> bool {
-        matches!(
-            self,
-            Rejection::EventIdExists { .. } | Rejection::VersionConflict { .. }
-        )
+        matches!(self, Rejection::EventIdExists { .. } | Rejection::VersionConflict { .. })
     }
 }
 
@@ -358,10 +301,7 @@ impl Rejection {
 pub fn decide(state: &State, envelope: &Envelope, ctx: &Context) -> Result<Accepted, Rejection> {
     if let Some(id) = envelope.id() {
         if id != ctx.event_id {
-            return Err(Rejection::EventIdMismatch {
-                envelope: id,
-                context: ctx.event_id,
-            });
+            return Err(Rejection::EventIdMismatch { envelope: id, context: ctx.event_id });
         }
     }
     if state.events.contains_key(&ctx.event_id) {
@@ -372,18 +312,11 @@ pub fn decide(state: &State, envelope: &Envelope, ctx: &Context) -> Result<Accep
     for (lot, &expected) in envelope.expected() {
         let actual = state.lot_version(lot.as_str());
         if actual != expected {
-            return Err(Rejection::VersionConflict {
-                lot: lot.clone(),
-                expected,
-                actual,
-            });
+            return Err(Rejection::VersionConflict { lot: lot.clone(), expected, actual });
         }
     }
 
-    let rules = Rules {
-        state,
-        actor: envelope.actor(),
-    };
+    let rules = Rules { state, actor: envelope.actor() };
     match envelope.event() {
         Event::PartyRegistered(e) => rules.party_registered(e)?,
         Event::SiteRegistered(e) => rules.site_registered(e)?,
@@ -412,9 +345,7 @@ pub(crate) fn outcome(state: &State, envelope: &Envelope) -> Accepted {
         Event::CustodyReceived(e) => {
             let shipment = state.shipments.get(&e.shipment);
             for received in &e.lots {
-                let shipped_g = shipment
-                    .and_then(|s| s.lots.get(&received.lot))
-                    .map(|l| l.shipped_g);
+                let shipped_g = shipment.and_then(|s| s.lots.get(&received.lot)).map(|l| l.shipped_g);
                 if let Some(shipped_g) = shipped_g {
                     if transit_difference_is_finding(shipped_g, received.mass_g) {
                         findings.push(Finding::TransitDifference {
@@ -429,29 +360,19 @@ pub(crate) fn outcome(state: &State, envelope: &Envelope) -> Accepted {
             e.lots.iter().map(|l| l.lot.clone()).collect()
         }
         // The lots it moves are those still in transit.
-        Event::CustodyRejected(e) => state
-            .shipments
-            .get(&e.shipment)
-            .map(|s| s.lots_in_transit().cloned().collect())
-            .unwrap_or_default(),
+        Event::CustodyRejected(e) => {
+            state.shipments.get(&e.shipment).map(|s| s.lots_in_transit().cloned().collect()).unwrap_or_default()
+        }
         Event::LotAdjusted(e) => {
-            findings.push(Finding::Adjustment {
-                lot: e.lot.clone(),
-                delta_g: e.delta_g,
-            });
+            findings.push(Finding::Adjustment { lot: e.lot.clone(), delta_g: e.delta_g });
             vec![e.lot.clone()]
         }
         Event::HoldPlaced(e) => {
-            findings.push(Finding::Hold {
-                target: e.target.clone(),
-            });
+            findings.push(Finding::Hold { target: e.target.clone() });
             envelope.event().named_lots().into_iter().cloned().collect()
         }
         Event::EventCorrected(e) => {
-            findings.push(Finding::Correction {
-                event: e.event,
-                reason: e.reason,
-            });
+            findings.push(Finding::Correction { event: e.event, reason: e.reason });
             Vec::new()
         }
         other => other.named_lots().into_iter().cloned().collect(),
@@ -463,10 +384,7 @@ pub(crate) fn outcome(state: &State, envelope: &Envelope) -> Accepted {
 
 fn check_time(envelope: &Envelope, ctx: &Context) -> Result<(), Rejection> {
     // Near the end of chrono's range there is no later time to compare with; nothing is then too late.
-    let Some(latest) = ctx
-        .recorded_at
-        .checked_add_signed(TimeDelta::seconds(FUTURE_TOLERANCE_SECONDS))
-    else {
+    let Some(latest) = ctx.recorded_at.checked_add_signed(TimeDelta::seconds(FUTURE_TOLERANCE_SECONDS)) else {
         return Ok(());
     };
     if envelope.occurred_at() > latest {
@@ -489,56 +407,37 @@ fn check_actor(state: &State, envelope: &Envelope) -> Result<(), Rejection> {
     if state.is_empty() {
         let bootstrap = self_registration.is_some_and(|p| p.roles.contains(&Role::Operator));
         if !bootstrap {
-            return Err(Rejection::BootstrapRequired {
-                type_name: envelope.type_name(),
-                actor: actor.clone(),
-            });
+            return Err(Rejection::BootstrapRequired { type_name: envelope.type_name(), actor: actor.clone() });
         }
     }
     let party = state.parties.get(actor);
     if party.is_none() && !state.is_empty() {
-        return Err(Rejection::ActorNotFound {
-            actor: actor.clone(),
-        });
+        return Err(Rejection::ActorNotFound { actor: actor.clone() });
     }
 
     // A party that registered a key signs every later event; a party registering itself with a key may
     // sign that registration with it.
     let key = party.and_then(|p| p.public_key.as_ref());
     match (key, envelope.signature()) {
-        (Some(_), None) => {
-            return Err(Rejection::SignatureRequired {
-                party: actor.clone(),
-            })
-        }
+        (Some(_), None) => return Err(Rejection::SignatureRequired { party: actor.clone() }),
         (Some(key), Some(signature)) => {
             if !key.verify(&envelope.signing_bytes(), signature) {
-                return Err(Rejection::SignatureInvalid {
-                    party: actor.clone(),
-                });
+                return Err(Rejection::SignatureInvalid { party: actor.clone() });
             }
         }
         (None, Some(signature)) => match self_registration.and_then(|p| p.public_key.as_ref()) {
             Some(new_key) if party.is_none() => {
                 if !new_key.verify(&envelope.signing_bytes(), signature) {
-                    return Err(Rejection::SignatureInvalid {
-                        party: actor.clone(),
-                    });
+                    return Err(Rejection::SignatureInvalid { party: actor.clone() });
                 }
             }
-            _ => {
-                return Err(Rejection::SignatureUnverifiable {
-                    party: actor.clone(),
-                })
-            }
+            _ => return Err(Rejection::SignatureUnverifiable { party: actor.clone() }),
         },
         (None, None) => {}
     }
 
     if party.is_some_and(|p| p.hold.is_some()) {
-        return Err(Rejection::PartyOnHold {
-            party: actor.clone(),
-        });
+        return Err(Rejection::PartyOnHold { party: actor.clone() });
     }
     Ok(())
 }
@@ -551,52 +450,32 @@ struct Rules<'s> {
 
 impl<'s> Rules<'s> {
     fn party(&self, id: &PartyId) -> Result<&'s PartyState, Rejection> {
-        self.state
-            .parties
-            .get(id)
-            .ok_or_else(|| Rejection::PartyNotFound { party: id.clone() })
+        self.state.parties.get(id).ok_or_else(|| Rejection::PartyNotFound { party: id.clone() })
     }
 
     fn site(&self, id: &SiteId) -> Result<&'s SiteState, Rejection> {
-        self.state
-            .sites
-            .get(id)
-            .ok_or_else(|| Rejection::SiteNotFound { site: id.clone() })
+        self.state.sites.get(id).ok_or_else(|| Rejection::SiteNotFound { site: id.clone() })
     }
 
     fn lot(&self, id: &LotId) -> Result<&'s LotState, Rejection> {
-        self.state
-            .lots
-            .get(id)
-            .ok_or_else(|| Rejection::LotNotFound { lot: id.clone() })
+        self.state.lots.get(id).ok_or_else(|| Rejection::LotNotFound { lot: id.clone() })
     }
 
     fn shipment(&self, id: &ShipmentId) -> Result<&'s ShipmentState, Rejection> {
-        self.state
-            .shipments
-            .get(id)
-            .ok_or_else(|| Rejection::ShipmentNotFound {
-                shipment: id.clone(),
-            })
+        self.state.shipments.get(id).ok_or_else(|| Rejection::ShipmentNotFound { shipment: id.clone() })
     }
 
     /// Whether the actor has any of `roles`. The actor was checked to be registered, except while the
     /// first event of a ledger is decided, when it has no roles yet.
     fn actor_has_any(&self, roles: &[Role]) -> bool {
-        self.state
-            .parties
-            .get(self.actor)
-            .is_some_and(|p| roles.iter().any(|&r| p.has_role(r)))
+        self.state.parties.get(self.actor).is_some_and(|p| roles.iter().any(|&r| p.has_role(r)))
     }
 
     fn require_actor_role(&self, roles: &[Role], names: &'static str) -> Result<(), Rejection> {
         if self.actor_has_any(roles) {
             Ok(())
         } else {
-            Err(Rejection::RoleRequired {
-                party: self.actor.clone(),
-                roles: names,
-            })
+            Err(Rejection::RoleRequired { party: self.actor.clone(), roles: names })
         }
     }
 
@@ -612,10 +491,7 @@ impl<'s> Rules<'s> {
     fn own_active_lot(&self, id: &LotId, movable: bool) -> Result<&'s LotState, Rejection> {
         let lot = self.lot(id)?;
         if lot.status != LotStatus::Active {
-            return Err(Rejection::LotNotActive {
-                lot: id.clone(),
-                status: lot.status,
-            });
+            return Err(Rejection::LotNotActive { lot: id.clone(), status: lot.status });
         }
         if &lot.custodian != self.actor {
             return Err(Rejection::NotCustodian {
@@ -632,22 +508,14 @@ impl<'s> Rules<'s> {
 
     fn at_site(id: &LotId, lot: &LotState, site: &SiteId) -> Result<(), Rejection> {
         if &lot.site != site {
-            return Err(Rejection::LotNotAtSite {
-                lot: id.clone(),
-                at: lot.site.clone(),
-                site: site.clone(),
-            });
+            return Err(Rejection::LotNotAtSite { lot: id.clone(), at: lot.site.clone(), site: site.clone() });
         }
         Ok(())
     }
 
     fn enough_mass(id: &LotId, lot: &LotState, requested_g: u64) -> Result<(), Rejection> {
         if lot.mass_g < requested_g {
-            return Err(Rejection::InsufficientMass {
-                lot: id.clone(),
-                remaining_g: lot.mass_g,
-                requested_g,
-            });
+            return Err(Rejection::InsufficientMass { lot: id.clone(), remaining_g: lot.mass_g, requested_g });
         }
         Ok(())
     }
@@ -657,27 +525,20 @@ impl<'s> Rules<'s> {
             self.require_actor_role(&[Role::Operator], "operator")?;
         }
         if self.state.parties.contains_key(&e.party) {
-            return Err(Rejection::PartyExists {
-                party: e.party.clone(),
-            });
+            return Err(Rejection::PartyExists { party: e.party.clone() });
         }
         Ok(())
     }
 
     fn site_registered(&self, e: &SiteRegistered) -> Result<(), Rejection> {
         if self.state.sites.contains_key(&e.site) {
-            return Err(Rejection::SiteExists {
-                site: e.site.clone(),
-            });
+            return Err(Rejection::SiteExists { site: e.site.clone() });
         }
         self.party(&e.party)?;
         if &e.party != self.actor && !self.actor_has_any(&[Role::Operator]) {
             return Err(Rejection::NotAuthorized {
                 actor: self.actor.clone(),
-                action: format!(
-                    "register a site for party {} (it is neither that party nor an operator)",
-                    e.party
-                ),
+                action: format!("register a site for party {} (it is neither that party nor an operator)", e.party),
             });
         }
         Ok(())
@@ -687,11 +548,7 @@ impl<'s> Rules<'s> {
         self.new_lot(&e.lot)?;
         let site = self.site(&e.site)?;
         if site.kind != SiteKind::Mine {
-            return Err(Rejection::WrongSiteKind {
-                site: e.site.clone(),
-                kind: site.kind,
-                expected: SiteKind::Mine,
-            });
+            return Err(Rejection::WrongSiteKind { site: e.site.clone(), kind: site.kind, expected: SiteKind::Mine });
         }
         if &site.party != self.actor {
             return Err(Rejection::NotSiteOperator {
@@ -707,18 +564,12 @@ impl<'s> Rules<'s> {
         let lot = self.lot(&e.lot)?;
         let lab = self.party(&e.lab)?;
         if !lab.has_role(Role::Lab) {
-            return Err(Rejection::RoleRequired {
-                party: e.lab.clone(),
-                roles: "lab",
-            });
+            return Err(Rejection::RoleRequired { party: e.lab.clone(), roles: "lab" });
         }
         if &lot.custodian != self.actor && &e.lab != self.actor {
             return Err(Rejection::NotAuthorized {
                 actor: self.actor.clone(),
-                action: format!(
-                    "record an assay of lot {} (it is neither its custodian nor the lab)",
-                    e.lot
-                ),
+                action: format!("record an assay of lot {} (it is neither its custodian nor the lab)", e.lot),
             });
         }
         Ok(())
@@ -780,9 +631,7 @@ impl<'s> Rules<'s> {
 
     fn custody_shipped(&self, e: &CustodyShipped) -> Result<(), Rejection> {
         if self.state.shipments.contains_key(&e.shipment) {
-            return Err(Rejection::ShipmentExists {
-                shipment: e.shipment.clone(),
-            });
+            return Err(Rejection::ShipmentExists { shipment: e.shipment.clone() });
         }
         self.site(&e.from_site)?;
         self.party(&e.to_party)?;
@@ -796,10 +645,7 @@ impl<'s> Rules<'s> {
         }
         if let Some(carrier) = &e.carrier {
             if !self.party(carrier)?.has_role(Role::Carrier) {
-                return Err(Rejection::RoleRequired {
-                    party: carrier.clone(),
-                    roles: "carrier",
-                });
+                return Err(Rejection::RoleRequired { party: carrier.clone(), roles: "carrier" });
             }
         }
         for id in &e.lots {
@@ -809,11 +655,7 @@ impl<'s> Rules<'s> {
         Ok(())
     }
 
-    fn receiver<'a>(
-        &self,
-        id: &ShipmentId,
-        shipment: &'a ShipmentState,
-    ) -> Result<&'a ShipmentState, Rejection> {
+    fn receiver<'a>(&self, id: &ShipmentId, shipment: &'a ShipmentState) -> Result<&'a ShipmentState, Rejection> {
         if &shipment.to_party != self.actor {
             return Err(Rejection::NotReceiver {
                 shipment: id.clone(),
@@ -842,9 +684,7 @@ impl<'s> Rules<'s> {
     fn custody_rejected(&self, e: &CustodyRejected) -> Result<(), Rejection> {
         let shipment = self.receiver(&e.shipment, self.shipment(&e.shipment)?)?;
         if shipment.lots_in_transit().next().is_none() {
-            return Err(Rejection::NothingInTransit {
-                shipment: e.shipment.clone(),
-            });
+            return Err(Rejection::NothingInTransit { shipment: e.shipment.clone() });
         }
         Ok(())
     }
@@ -879,8 +719,7 @@ impl<'s> Rules<'s> {
             }
             DocumentTarget::Shipment(id) => {
                 let shipment = self.shipment(id)?;
-                if &shipment.shipper != self.actor && &shipment.to_party != self.actor && !overseer
-                {
+                if &shipment.shipper != self.actor && &shipment.to_party != self.actor && !overseer {
                     return Err(Rejection::NotAuthorized {
                         actor: self.actor.clone(),
                         action: format!(
@@ -923,9 +762,7 @@ impl<'s> Rules<'s> {
     fn hold_placed(&self, e: &HoldPlaced) -> Result<(), Rejection> {
         self.require_actor_role(&[Role::Operator, Role::Auditor], "operator or auditor")?;
         if self.target_held(&e.target)? {
-            return Err(Rejection::AlreadyOnHold {
-                target: e.target.clone(),
-            });
+            return Err(Rejection::AlreadyOnHold { target: e.target.clone() });
         }
         Ok(())
     }
@@ -933,26 +770,17 @@ impl<'s> Rules<'s> {
     fn hold_released(&self, e: &HoldReleased) -> Result<(), Rejection> {
         self.require_actor_role(&[Role::Operator, Role::Auditor], "operator or auditor")?;
         if !self.target_held(&e.target)? {
-            return Err(Rejection::HoldNotFound {
-                target: e.target.clone(),
-            });
+            return Err(Rejection::HoldNotFound { target: e.target.clone() });
         }
         Ok(())
     }
 
     fn event_corrected(&self, e: &EventCorrected) -> Result<(), Rejection> {
-        let record = self
-            .state
-            .events
-            .get(&e.event)
-            .ok_or(Rejection::EventNotFound { event: e.event })?;
+        let record = self.state.events.get(&e.event).ok_or(Rejection::EventNotFound { event: e.event })?;
         if &record.actor != self.actor && !self.actor_has_any(&[Role::Operator, Role::Auditor]) {
             return Err(Rejection::NotAuthorized {
                 actor: self.actor.clone(),
-                action: format!(
-                    "correct event {} (it did not record it and is not an operator or auditor)",
-                    e.event
-                ),
+                action: format!("correct event {} (it did not record it and is not an operator or auditor)", e.event),
             });
         }
         Ok(())

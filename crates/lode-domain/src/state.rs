@@ -2,19 +2,20 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::crypto::PublicKey;
+use crate::entity::{self, EntityKey};
 use crate::envelope::Envelope;
 use crate::events::{DocumentTarget, Event, HoldPlaced, HoldReleased, HoldTarget};
 use crate::ids::{LotId, PartyId, ShipmentId, SiteId};
 use crate::rules::{Accepted, Context};
-use crate::vocab::{
-    Coordinates, Country, DocumentKind, Form, LotStatus, Material, Role, SiteKind, Stage,
-};
+use crate::vocab::{Coordinates, Country, DocumentKind, Form, LotStatus, Material, Role, SiteKind, Stage};
 
 /// A hold on a lot or a party.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Hold {
     /// The `hold.placed` event.
     pub event: Uuid,
@@ -22,13 +23,15 @@ pub struct Hold {
 }
 
 /// A registered party.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PartyState {
     pub name: String,
     pub roles: BTreeSet<Role>,
     pub country: Country,
     /// When present, the party's events must be signed.
+    #[serde(with = "entity::public_key")]
     pub public_key: Option<PublicKey>,
     pub hold: Option<Hold>,
     /// The `party.registered` event.
@@ -43,7 +46,8 @@ impl PartyState {
 }
 
 /// A registered site.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SiteState {
     /// The party operating the site.
@@ -51,13 +55,15 @@ pub struct SiteState {
     pub name: String,
     pub kind: SiteKind,
     pub country: Country,
+    #[serde(with = "entity::coordinates")]
     pub coordinates: Option<Coordinates>,
     /// The `site.registered` event.
     pub registered_by: Uuid,
 }
 
 /// A link between a lot and a lot it was made from or made into.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LotLink {
     pub lot: LotId,
     /// In [`LotState::parents`]: the mass the parent gave to the transformation. In
@@ -69,7 +75,8 @@ pub struct LotLink {
 }
 
 /// A processing stage a transformation recorded for its output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StageRecord {
     pub stage: Stage,
     /// The country of the transformation's site.
@@ -77,13 +84,15 @@ pub struct StageRecord {
 }
 
 /// A lot of material.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct LotState {
     /// The party holding the lot. While in transit, still the shipper.
     pub custodian: PartyId,
     /// Where the lot is. While in transit, still the shipment's `from_site`.
     pub site: SiteId,
+    #[serde(with = "entity::material")]
     pub material: Material,
     /// Remaining mass in grams; 0 exactly when closed.
     pub mass_g: u64,
@@ -111,7 +120,8 @@ pub struct LotState {
 }
 
 /// Where a lot of a shipment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ShippedLotStatus {
     InTransit,
@@ -122,7 +132,8 @@ pub enum ShippedLotStatus {
 }
 
 /// One lot of a shipment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShippedLot {
     /// The lot's mass when shipped.
     pub shipped_g: u64,
@@ -134,13 +145,13 @@ pub struct ShippedLot {
 impl ShippedLot {
     /// Received minus shipped mass, in grams (0 until received).
     pub fn transit_difference_g(&self) -> i128 {
-        self.received_g
-            .map_or(0, |r| i128::from(r) - i128::from(self.shipped_g))
+        self.received_g.map_or(0, |r| i128::from(r) - i128::from(self.shipped_g))
     }
 }
 
 /// A shipment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ShipmentState {
     pub shipper: PartyId,
@@ -158,10 +169,7 @@ pub struct ShipmentState {
 impl ShipmentState {
     /// The shipment's lots still in transit.
     pub fn lots_in_transit(&self) -> impl Iterator<Item = &LotId> {
-        self.lots
-            .iter()
-            .filter(|(_, l)| l.status == ShippedLotStatus::InTransit)
-            .map(|(id, _)| id)
+        self.lots.iter().filter(|(_, l)| l.status == ShippedLotStatus::InTransit).map(|(id, _)| id)
     }
 }
 
@@ -179,7 +187,8 @@ pub struct EventRecord {
 
 /// Running totals of mass entering and leaving the ledger, in grams. Mass is conserved:
 /// the remaining mass of all lots equals [`sources`](MassTotals::sources) minus [`sinks`](MassTotals::sinks).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct MassTotals {
     pub extracted_g: u128,
@@ -211,15 +220,37 @@ impl MassTotals {
 /// The state of the ledger that the rules need and projections read: parties, sites, lots, shipments,
 /// holds, and the ids of accepted events with their actor and type.
 ///
-/// Built only by [`apply`]ing accepted events in order, starting from `State::default()`.
-#[derive(Clone, Default, Debug, PartialEq)]
+/// Built only by [`apply`]ing accepted events in order, starting from `State::default()`, or restored
+/// entity by entity from what [`State::entity_bytes`] gave (see [`EntityKey`]).
+#[derive(Clone, Default, Debug)]
 pub struct State {
     pub(crate) parties: BTreeMap<PartyId, PartyState>,
     pub(crate) sites: BTreeMap<SiteId, SiteState>,
     pub(crate) lots: BTreeMap<LotId, LotState>,
     pub(crate) shipments: BTreeMap<ShipmentId, ShipmentState>,
     pub(crate) events: HashMap<Uuid, EventRecord>,
+    /// Every key of `events` with its position, so that the events are persisted in chunks by position.
+    pub(crate) event_index: BTreeSet<(u64, Uuid)>,
     pub(crate) totals: MassTotals,
+    /// The entities [`apply`] changed since the last [`State::take_dirty`].
+    pub(crate) dirty: BTreeSet<EntityKey>,
+}
+
+/// Two states are equal when they hold the same ledger state. Which entities changed since the last
+/// checkpoint is bookkeeping of the persistence, not state: a state restored from a checkpoint equals
+/// the live state it was written from.
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured, so that a new field cannot be forgotten here.
+        let State { parties, sites, lots, shipments, events, event_index, totals, dirty: _ } = self;
+        parties == &other.parties
+            && sites == &other.sites
+            && lots == &other.lots
+            && shipments == &other.shipments
+            && events == &other.events
+            && event_index == &other.event_index
+            && totals == &other.totals
+    }
 }
 
 impl State {
@@ -315,30 +346,24 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
     let event_id = ctx.event_id;
     match envelope.event() {
         Event::PartyRegistered(e) => {
-            state
-                .parties
-                .entry(e.party.clone())
-                .or_insert_with(|| PartyState {
-                    name: e.name.clone(),
-                    roles: e.roles.iter().copied().collect(),
-                    country: e.country,
-                    public_key: e.public_key.clone(),
-                    hold: None,
-                    registered_by: event_id,
-                });
+            state.parties.entry(e.party.clone()).or_insert_with(|| PartyState {
+                name: e.name.clone(),
+                roles: e.roles.iter().copied().collect(),
+                country: e.country,
+                public_key: e.public_key.clone(),
+                hold: None,
+                registered_by: event_id,
+            });
         }
         Event::SiteRegistered(e) => {
-            state
-                .sites
-                .entry(e.site.clone())
-                .or_insert_with(|| SiteState {
-                    party: e.party.clone(),
-                    name: e.name.clone(),
-                    kind: e.kind,
-                    country: e.country,
-                    coordinates: e.coordinates.clone(),
-                    registered_by: event_id,
-                });
+            state.sites.entry(e.site.clone()).or_insert_with(|| SiteState {
+                party: e.party.clone(),
+                name: e.name.clone(),
+                kind: e.kind,
+                country: e.country,
+                coordinates: e.coordinates.clone(),
+                registered_by: event_id,
+            });
         }
         Event::LotExtracted(e) => {
             let country = state.sites.get(&e.site).map(|s| s.country);
@@ -354,10 +379,7 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                         version: 0,
                         created_by: event_id,
                         mine: Some(e.site.clone()),
-                        stage: country.map(|country| StageRecord {
-                            stage: Stage::Mining,
-                            country,
-                        }),
+                        stage: country.map(|country| StageRecord { stage: Stage::Mining, country }),
                         parents: Vec::new(),
                         children: Vec::new(),
                         hold: None,
@@ -375,12 +397,8 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
             }
         }
         Event::LotTransformed(e) => {
-            let input_forms: BTreeSet<Form> = e
-                .inputs
-                .iter()
-                .filter_map(|i| state.lots.get(&i.lot))
-                .map(|l| l.material.form)
-                .collect();
+            let input_forms: BTreeSet<Form> =
+                e.inputs.iter().filter_map(|i| state.lots.get(&i.lot)).map(|l| l.material.form).collect();
             let country = state.sites.get(&e.site).map(|s| s.country);
             for input in &e.inputs {
                 if let Some(lot) = state.lots.get_mut(&input.lot) {
@@ -395,15 +413,8 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                     }));
                 }
             }
-            let parents: Vec<LotLink> = e
-                .inputs
-                .iter()
-                .map(|i| LotLink {
-                    lot: i.lot.clone(),
-                    mass_g: i.mass_g,
-                    event: event_id,
-                })
-                .collect();
+            let parents: Vec<LotLink> =
+                e.inputs.iter().map(|i| LotLink { lot: i.lot.clone(), mass_g: i.mass_g, event: event_id }).collect();
             for output in &e.outputs {
                 if state.lots.contains_key(&output.lot) {
                     continue;
@@ -443,28 +454,21 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
                     lot.shipment = Some(e.shipment.clone());
                     lots.insert(
                         id.clone(),
-                        ShippedLot {
-                            shipped_g: lot.mass_g,
-                            received_g: None,
-                            status: ShippedLotStatus::InTransit,
-                        },
+                        ShippedLot { shipped_g: lot.mass_g, received_g: None, status: ShippedLotStatus::InTransit },
                     );
                 }
             }
             let document_kinds = e.documents.iter().flatten().map(|d| d.kind).collect();
-            state
-                .shipments
-                .entry(e.shipment.clone())
-                .or_insert_with(|| ShipmentState {
-                    shipper: actor.clone(),
-                    from_site: e.from_site.clone(),
-                    to_party: e.to_party.clone(),
-                    to_site: e.to_site.clone(),
-                    carrier: e.carrier.clone(),
-                    lots,
-                    document_kinds,
-                    shipped_by: event_id,
-                });
+            state.shipments.entry(e.shipment.clone()).or_insert_with(|| ShipmentState {
+                shipper: actor.clone(),
+                from_site: e.from_site.clone(),
+                to_party: e.to_party.clone(),
+                to_site: e.to_site.clone(),
+                carrier: e.carrier.clone(),
+                lots,
+                document_kinds,
+                shipped_by: event_id,
+            });
         }
         Event::CustodyReceived(e) => {
             if let Some(shipment) = state.shipments.get_mut(&e.shipment) {
@@ -555,10 +559,7 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
             }
         }
         Event::HoldPlaced(HoldPlaced { target, reason }) => {
-            let hold = Some(Hold {
-                event: event_id,
-                reason: reason.clone(),
-            });
+            let hold = Some(Hold { event: event_id, reason: reason.clone() });
             match target {
                 HoldTarget::Lot(id) => {
                     if let Some(lot) = state.lots.get_mut(id) {
@@ -595,13 +596,52 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
             lot.version = lot.version.saturating_add(1);
         }
     }
-    state.events.insert(
-        event_id,
-        EventRecord {
-            seq: ctx.seq,
-            actor: actor.clone(),
-            type_name: envelope.type_name(),
-            corrections: Vec::new(),
-        },
-    );
+    mark_changed(state, envelope.event(), accepted);
+    let record =
+        EventRecord { seq: ctx.seq, actor: actor.clone(), type_name: envelope.type_name(), corrections: Vec::new() };
+    // The rules never accept an id twice; should it happen, the later record replaces the earlier one in
+    // the index as well as in the map, so that the two stay one to one.
+    if let Some(earlier) = state.events.insert(event_id, record) {
+        state.event_index.remove(&(earlier.seq, event_id));
+        state.dirty.insert(EntityKey::event_chunk_of(earlier.seq));
+    }
+    state.event_index.insert((ctx.seq, event_id));
+    state.dirty.insert(EntityKey::event_chunk_of(ctx.seq));
+}
+
+/// Records which entities an applied event may have changed, for [`State::take_dirty`]: every lot it
+/// names or moves, and the parties, sites, shipments, event chunks and totals its type changes. It may
+/// name more than changed, never less.
+fn mark_changed(state: &mut State, event: &Event, accepted: &Accepted) {
+    let mut keys: Vec<EntityKey> = accepted.lots.iter().map(|l| EntityKey::Lot(l.clone())).collect();
+    keys.extend(event.named_lots().into_iter().map(|l| EntityKey::Lot(l.clone())));
+    match event {
+        Event::PartyRegistered(e) => keys.push(EntityKey::Party(e.party.clone())),
+        Event::SiteRegistered(e) => keys.push(EntityKey::Site(e.site.clone())),
+        Event::LotExtracted(_) | Event::LotTransformed(_) | Event::LotConsumed(_) | Event::LotAdjusted(_) => {
+            keys.push(EntityKey::Totals)
+        }
+        Event::CustodyShipped(e) => keys.push(EntityKey::Shipment(e.shipment.clone())),
+        Event::CustodyReceived(e) => {
+            keys.push(EntityKey::Shipment(e.shipment.clone()));
+            keys.push(EntityKey::Totals);
+        }
+        Event::CustodyRejected(e) => keys.push(EntityKey::Shipment(e.shipment.clone())),
+        Event::DocumentAttached(e) => {
+            if let DocumentTarget::Shipment(id) = &e.target {
+                keys.push(EntityKey::Shipment(id.clone()));
+            }
+        }
+        Event::HoldPlaced(HoldPlaced { target: HoldTarget::Party(id), .. })
+        | Event::HoldReleased(HoldReleased { target: HoldTarget::Party(id), .. }) => {
+            keys.push(EntityKey::Party(id.clone()))
+        }
+        Event::EventCorrected(e) => {
+            if let Some(record) = state.events.get(&e.event) {
+                keys.push(EntityKey::event_chunk_of(record.seq));
+            }
+        }
+        Event::LotAssayed(_) | Event::LotMoved(_) | Event::HoldPlaced(_) | Event::HoldReleased(_) => {}
+    }
+    state.dirty.extend(keys);
 }

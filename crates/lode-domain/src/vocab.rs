@@ -231,33 +231,31 @@ string_enum!(
 
 /// The officially assigned ISO 3166-1 alpha-2 codes (249), sorted.
 const COUNTRY_CODES: [&str; 249] = [
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX",
-    "AZ", //
-    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
-    "BT", "BV", "BW", "BY", "BZ", //
-    "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW",
-    "CX", "CY", "CZ", //
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", //
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV", "BW",
+    "BY", "BZ", //
+    "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY",
+    "CZ", //
     "DE", "DJ", "DK", "DM", "DO", "DZ", //
     "EC", "EE", "EG", "EH", "ER", "ES", "ET", //
     "FI", "FJ", "FK", "FM", "FO", "FR", //
-    "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT",
-    "GU", "GW", "GY", //
+    "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW",
+    "GY", //
     "HK", "HM", "HN", "HR", "HT", "HU", //
     "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", //
     "JE", "JM", "JO", "JP", //
     "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", //
     "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", //
-    "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS",
-    "MT", "MU", "MV", "MW", "MX", "MY", "MZ", //
+    "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV",
+    "MW", "MX", "MY", "MZ", //
     "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", //
     "OM", //
     "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", //
     "QA", //
     "RE", "RO", "RS", "RU", "RW", //
-    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
-    "ST", "SV", "SX", "SY", "SZ", //
-    "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
-    "TZ", //
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV", "SX",
+    "SY", "SZ", //
+    "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", //
     "UA", "UG", "UM", "US", "UY", "UZ", //
     "VA", "VC", "VE", "VG", "VI", "VN", "VU", //
     "WF", "WS", //
@@ -273,10 +271,7 @@ pub struct Country(&'static str);
 impl Country {
     /// The country with this code, if it is officially assigned. Codes are upper case.
     pub fn parse(code: &str) -> Option<Self> {
-        COUNTRY_CODES
-            .binary_search(&code)
-            .ok()
-            .map(|i| Country(COUNTRY_CODES[i]))
+        COUNTRY_CODES.binary_search(&code).ok().map(|i| Country(COUNTRY_CODES[i]))
     }
 
     /// The two-letter code.
@@ -311,14 +306,13 @@ impl<'de> serde::Deserialize<'de> for Country {
 
 /// The symbols of the 118 named chemical elements, for oxide formulas.
 const CHEMICAL_SYMBOLS: [&str; 118] = [
-    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl",
-    "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As",
-    "Se", "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In",
-    "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb",
-    "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl",
-    "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk",
-    "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh",
-    "Fl", "Mc", "Lv", "Ts", "Og",
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K", "Ca",
+    "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",
+    "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce",
+    "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir",
+    "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm",
+    "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc",
+    "Lv", "Ts", "Og",
 ];
 
 /// Largest count after an element symbol in an oxide formula.
@@ -358,11 +352,7 @@ fn is_formula(text: &str) -> bool {
         if !b[i].is_ascii_uppercase() {
             return false;
         }
-        let symbol_end = if b.get(i + 1).is_some_and(u8::is_ascii_lowercase) {
-            i + 2
-        } else {
-            i + 1
-        };
+        let symbol_end = if b.get(i + 1).is_some_and(u8::is_ascii_lowercase) { i + 2 } else { i + 1 };
         if !CHEMICAL_SYMBOLS.contains(&&text[i..symbol_end]) {
             return false;
         }
@@ -429,10 +419,7 @@ pub(crate) fn is_bounded_decimal(text: &str, bound: u32) -> bool {
         return false;
     }
     if let Some(frac) = frac {
-        if frac.is_empty()
-            || frac.len() > COORDINATE_FRACTION_DIGITS_MAX
-            || !frac.bytes().all(|c| c.is_ascii_digit())
-        {
+        if frac.is_empty() || frac.len() > COORDINATE_FRACTION_DIGITS_MAX || !frac.bytes().all(|c| c.is_ascii_digit()) {
             return false;
         }
     }
@@ -478,19 +465,12 @@ mod tests {
     #[test]
     fn country_table_is_sorted_complete_and_unique() {
         assert!(COUNTRY_CODES.windows(2).all(|w| w[0] < w[1]));
-        assert!(COUNTRY_CODES
-            .iter()
-            .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())));
-        for code in [
-            "VN", "CN", "JP", "US", "DE", "AX", "BQ", "SS", "CW", "SX", "BL", "MF", "TW", "PS",
-            "EH",
-        ] {
+        assert!(COUNTRY_CODES.iter().all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())));
+        for code in ["VN", "CN", "JP", "US", "DE", "AX", "BQ", "SS", "CW", "SX", "BL", "MF", "TW", "PS", "EH"] {
             assert!(Country::parse(code).is_some(), "{code}");
         }
         // User-assigned, exceptionally or transitionally reserved, withdrawn, and wrong case.
-        for code in [
-            "XK", "EU", "UK", "AN", "YU", "CS", "SU", "ZZ", "vn", "Vn", "V", "VNM", "",
-        ] {
+        for code in ["XK", "EU", "UK", "AN", "YU", "CS", "SU", "ZZ", "vn", "Vn", "V", "VNM", ""] {
             assert!(Country::parse(code).is_none(), "{code}");
         }
     }
@@ -506,15 +486,10 @@ mod tests {
 
     #[test]
     fn formulas_are_symbols_with_counts() {
-        for ok in [
-            "Nd2O3", "Pr6O11", "Dy2O3", "CeO2", "Y2O3", "ThO2", "Fe2O3", "O", "U3O8", "Nd999",
-        ] {
+        for ok in ["Nd2O3", "Pr6O11", "Dy2O3", "CeO2", "Y2O3", "ThO2", "Fe2O3", "O", "U3O8", "Nd999"] {
             assert!(OxideFormula::parse(ok).is_some(), "{ok}");
         }
-        for bad in [
-            "", "nd2O3", "Nd2o3", "Xx2O3", "Nd0O3", "Nd02O3", "Nd1000", "Nd2 O3", "(Nd)2O3", "2Nd",
-            "Nd-O",
-        ] {
+        for bad in ["", "nd2O3", "Nd2o3", "Xx2O3", "Nd0O3", "Nd02O3", "Nd1000", "Nd2 O3", "(Nd)2O3", "2Nd", "Nd-O"] {
             assert!(OxideFormula::parse(bad).is_none(), "{bad}");
         }
     }
@@ -529,33 +504,11 @@ mod tests {
 
     #[test]
     fn coordinates_are_bounded_decimals() {
-        for ok in [
-            "0",
-            "-0",
-            "90",
-            "-90",
-            "90.000",
-            "21.0285",
-            "-89.999999999999999",
-            "7",
-        ] {
+        for ok in ["0", "-0", "90", "-90", "90.000", "21.0285", "-89.999999999999999", "7"] {
             assert!(is_bounded_decimal(ok, 90), "{ok}");
         }
-        for bad in [
-            "",
-            "-",
-            "90.0001",
-            "91",
-            "+1",
-            "01",
-            "1.",
-            ".5",
-            "1e2",
-            "1,5",
-            " 1",
-            "1.0000000000000001",
-            "1000",
-        ] {
+        for bad in ["", "-", "90.0001", "91", "+1", "01", "1.", ".5", "1e2", "1,5", " 1", "1.0000000000000001", "1000"]
+        {
             assert!(!is_bounded_decimal(bad, 90), "{bad}");
         }
         assert!(is_bounded_decimal("-180", 180) && !is_bounded_decimal("180.5", 180));

@@ -1,27 +1,160 @@
 //! `lode-projections`: the ledger's state derived from the log.
 //!
-//! [`Ledger`] is the [`lode_store::Gate`] of a Lode ledger: inside the store's writer it checks
+//! [`Ledger`] is the [`lode_store::Gate`] of a Lode ledger. Inside the store's writer it checks
 //! each event against the custody rules of `lode-domain` (`decide`) and applies it (`apply`), so
-//! that rules and appends are one atomic step.
+//! that rules and appends are one atomic step; it also keeps the views users ask about (lot
+//! state, origin, inventory, custody chains, lineage: [`view::Views`]). Both are persisted as
+//! pages at checkpoints (every [`CHECKPOINT_EVENTS`] events and at close) and restored at open,
+//! after which only the log's tail is replayed. [`Ledger::digest`] hashes every page, so a live
+//! ledger and one rebuilt from the log alone can be compared byte for byte.
+//!
+//! ```
+//! use lode_projections::Ledger;
+//! use lode_store::{Options, Store};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let ledger = Ledger::default();
+//! let store = Store::open(dir.path(), Options::default(), ledger.clone()).unwrap();
+//! let mut env = lode_domain::parse_event(br#"{"type":"party.registered","actor":"op",
+//!   "occurred_at":"2024-03-02T08:00:00Z","data":{"party":"op","name":"Operator","roles":["operator"],"country":"KR"}}"#).unwrap();
+//! let id = uuid::Uuid::now_v7();
+//! env.set_id(id);
+//! let ev = lode_store::NewEvent { id, event: env.canonical_json(), expected: vec![], payload: env };
+//! assert!(store.append(vec![ev]).unwrap().stopped.is_none());
+//! assert!(ledger.read(|state, _| state.party("op").is_some()));
+//! ```
+
+pub mod view;
 
 use std::error::Error;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use lode_domain::{apply, decide, parse_record, replay, Context, Envelope, Rejection, State};
-use lode_store::{Candidate, Gate, Record};
+use lode_domain::{apply, decide, parse_record, replay, Context, EntityKey, Envelope, Rejection, State};
+use lode_store::{Candidate, Gate, NewEvent, Page, Record};
 
-/// The custody rules and the state they check against, as a gate of the store.
+use crate::view::{ViewKey, Views};
+
+/// Events between two checkpoints of the derived state, at most (besides the one at close).
+pub const CHECKPOINT_EVENTS: u64 = 50_000;
+
+/// Page key prefix of the rules' state.
+const DOMAIN_PREFIX: u8 = b'd';
+/// Page key prefix of the views.
+const VIEW_PREFIX: u8 = b'v';
+
+/// The state derived from the log.
+#[derive(Debug, Default)]
+struct Derived {
+    state: State,
+    views: Views,
+    position: u64,
+    since_checkpoint: u64,
+}
+
+/// The custody rules, the state they check against and the views, shared between the store's
+/// writer (which updates them) and readers (which read them under a lock).
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {
-    state: State,
-    position: u64,
+    inner: Arc<RwLock<Derived>>,
 }
 
 impl Ledger {
-    /// The current state.
-    pub fn state(&self) -> &State {
-        &self.state
+    /// Reads the rules' state and the views, consistently.
+    pub fn read<T>(&self, f: impl FnOnce(&State, &Views) -> T) -> T {
+        let d = self.inner.read().expect("ledger lock");
+        f(&d.state, &d.views)
     }
+
+    /// The log position the derived state reflects.
+    pub fn position(&self) -> u64 {
+        self.inner.read().expect("ledger lock").position
+    }
+
+    /// Derives the state from every record of the log, in memory, without touching what the
+    /// store persisted: the reference a live ledger's state is compared with.
+    ///
+    /// # Errors
+    /// A record that cannot be read or replayed, with its position.
+    pub fn from_log(reader: &lode_store::Reader) -> Result<Ledger, String> {
+        let mut ledger = Ledger::default();
+        for rec in reader.iter_from(1) {
+            let rec = rec.map_err(|e| e.to_string())?;
+            Gate::replay(&mut ledger, &rec).map_err(|e| format!("position {}: {e}", rec.seq))?;
+        }
+        Ok(ledger)
+    }
+
+    /// BLAKE3 over every page of the derived state, in key order: the same for a live ledger and
+    /// one rebuilt from its log.
+    pub fn digest(&self) -> lode_store::Hash {
+        let d = self.inner.read().expect("ledger lock");
+        let mut pages: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for k in d.state.entity_keys() {
+            if let Some(v) = d.state.entity_bytes(&k) {
+                pages.push((domain_key(&k), v));
+            }
+        }
+        for k in d.views.entity_keys() {
+            if let Some(v) = d.views.entity_bytes(&d.state, &k) {
+                pages.push((view_key(&k), v));
+            }
+        }
+        pages.sort();
+        digest_pages(pages.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+    }
+}
+
+/// The digest of a set of pages given in key order: BLAKE3 over, for each page, the key's length
+/// (u32 BE), the key, the value's length (u32 BE) and the value.
+pub fn digest_pages<'a>(pages: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> lode_store::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(b"lode projections v1\0");
+    for (k, v) in pages {
+        h.update(&(k.len() as u32).to_be_bytes());
+        h.update(k);
+        h.update(&(v.len() as u32).to_be_bytes());
+        h.update(v);
+    }
+    lode_store::Hash(*h.finalize().as_bytes())
+}
+
+/// Parses one submitted event and prepares it for the store: the ledger assigns a UUIDv7 to an
+/// event without an id, and stores the canonical form.
+///
+/// # Errors
+/// The event's [`lode_domain::ParseError`].
+pub fn prepare_event(bytes: &[u8]) -> Result<NewEvent<Envelope>, lode_domain::ParseError> {
+    let mut env = lode_domain::parse_event(bytes)?;
+    let id = match env.id() {
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::now_v7();
+            env.set_id(id);
+            id
+        }
+    };
+    let expected = env.expected().iter().map(|(lot, v)| (lot.to_string(), *v)).collect();
+    Ok(NewEvent { id, event: env.canonical_json(), expected, payload: env })
+}
+
+fn domain_key(k: &EntityKey) -> Vec<u8> {
+    let mut out = vec![DOMAIN_PREFIX];
+    out.extend(k.to_bytes());
+    out
+}
+
+fn view_key(k: &ViewKey) -> Vec<u8> {
+    let mut out = vec![VIEW_PREFIX];
+    out.extend(k.to_bytes());
+    out
+}
+
+fn context(record: &Record) -> Result<(Envelope, Context), Box<dyn Error + Send + Sync>> {
+    let header = record.header();
+    let env = parse_record(header.event)?;
+    let recorded_at: DateTime<Utc> = DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
+    Ok((env, Context { event_id: header.id, seq: header.seq, recorded_at }))
 }
 
 impl Gate for Ledger {
@@ -29,25 +162,78 @@ impl Gate for Ledger {
     type Rejection = Rejection;
 
     fn position(&self) -> u64 {
-        self.position
+        self.position()
     }
 
     fn replay(&mut self, record: &Record) -> Result<(), Box<dyn Error + Send + Sync>> {
-        let header = record.header();
-        // Records were checked when they were appended: rebuild without checking the rules again.
-        let env = parse_record(header.event)?;
-        let recorded_at: DateTime<Utc> = DateTime::parse_from_rfc3339(header.recorded_at)?.with_timezone(&Utc);
-        let ctx = Context { event_id: header.id, seq: header.seq, recorded_at };
-        replay(&mut self.state, &env, &ctx);
-        self.position = record.seq;
+        // Records were checked when they were appended: rebuild without checking the rules again,
+        // so that a rebuild never depends on rules or keys that changed later.
+        let (env, ctx) = context(record)?;
+        let mut d = self.inner.write().expect("ledger lock");
+        let d = &mut *d;
+        let accepted = replay(&mut d.state, &env, &ctx);
+        d.views.apply(&d.state, &env, &accepted, &ctx);
+        d.position = record.seq;
+        d.since_checkpoint += 1;
         Ok(())
     }
 
     fn admit(&mut self, candidate: &Candidate, env: Envelope) -> Result<Vec<String>, Rejection> {
         let ctx = Context { event_id: candidate.id, seq: candidate.seq, recorded_at: candidate.recorded_at };
-        let accepted = decide(&self.state, &env, &ctx)?;
-        apply(&mut self.state, &env, &accepted, &ctx);
-        self.position = candidate.seq;
+        let mut d = self.inner.write().expect("ledger lock");
+        let d = &mut *d;
+        let accepted = decide(&d.state, &env, &ctx)?;
+        apply(&mut d.state, &env, &accepted, &ctx);
+        d.views.apply(&d.state, &env, &accepted, &ctx);
+        d.position = candidate.seq;
+        d.since_checkpoint += 1;
         Ok(accepted.lots.iter().map(|l| l.to_string()).collect())
+    }
+
+    fn restore(
+        &mut self,
+        position: u64,
+        pages: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), Box<dyn Error + Send + Sync>> {
+        let mut d = Derived { position, ..Derived::default() };
+        let mut views = Vec::new();
+        for (k, v) in pages {
+            match k.split_first() {
+                Some((&DOMAIN_PREFIX, rest)) => {
+                    let key = EntityKey::from_bytes(rest).ok_or("a page key of the rules' state does not decode")?;
+                    d.state.restore_entity(&key, &v)?;
+                }
+                Some((&VIEW_PREFIX, rest)) => {
+                    let key = ViewKey::from_bytes(rest).ok_or("a page key of the views does not decode")?;
+                    views.push((key, v));
+                }
+                _ => return Err("a page key has an unknown prefix".into()),
+            }
+        }
+        // Views may refer to the rules' state, so they are restored once it is complete.
+        for (key, v) in views {
+            d.views.restore_entity(&d.state, &key, &v)?;
+        }
+        d.state.take_dirty();
+        d.views.take_dirty();
+        *self.inner.write().expect("ledger lock") = d;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, force: bool) -> Option<Vec<Page>> {
+        let mut d = self.inner.write().expect("ledger lock");
+        if !force && d.since_checkpoint < CHECKPOINT_EVENTS {
+            return None;
+        }
+        d.since_checkpoint = 0;
+        let d = &mut *d;
+        let mut pages = Vec::new();
+        for k in d.state.take_dirty() {
+            pages.push((domain_key(&k), d.state.entity_bytes(&k)));
+        }
+        for k in d.views.take_dirty() {
+            pages.push((view_key(&k), d.views.entity_bytes(&d.state, &k)));
+        }
+        Some(pages)
     }
 }

@@ -65,17 +65,11 @@ fn optional_members_are_kept_exactly_as_given() {
         json!({"data": {"additions_g": 0, "loss_g": 0}, "expected": {}}),
     );
     let canonical = text(parse(&given.to_string()).canonical_json());
-    assert!(
-        canonical.contains("\"additions_g\":0") && canonical.contains("\"loss_g\":0"),
-        "{canonical}"
-    );
+    assert!(canonical.contains("\"additions_g\":0") && canonical.contains("\"loss_g\":0"), "{canonical}");
     assert!(canonical.contains("\"expected\":{}"), "{canonical}");
     let omitted = transform(REFINER, "repack", REFINERY, &[(ORE, 5)], &[("R", ore(), 5)]);
     let canonical = text(parse(&omitted.to_string()).canonical_json());
-    assert!(
-        !canonical.contains("additions_g") && !canonical.contains("expected"),
-        "{canonical}"
-    );
+    assert!(!canonical.contains("additions_g") && !canonical.contains("expected"), "{canonical}");
 }
 
 #[test]
@@ -84,43 +78,25 @@ fn canonical_form_round_trips_for_every_type() {
     let events = plus(
         ore_at_refinery(),
         [
-            merge(
-                site(OP, "vn-port-1", REFINER, "port", "VN"),
-                json!({"data": {"lat": "20.86", "lon": "106.68"}}),
-            ),
-            merge(
-                party(OP, "signer", &["trader"], "VN"),
-                json!({"data": {"public_key": public_key_b64(4)}}),
-            ),
+            merge(site(OP, "vn-port-1", REFINER, "port", "VN"), json!({"data": {"lat": "20.86", "lon": "106.68"}})),
+            merge(party(OP, "signer", &["trader"], "VN"), json!({"data": {"public_key": public_key_b64(4)}})),
             with_id(assay(LAB, ORE, LAB), Uuid::from_u128(0xa55a)),
             merge(
-                transform(
-                    REFINER,
-                    "separation",
-                    REFINERY,
-                    &[(ORE, 1000)],
-                    &[("OX", oxide(&["Nd", "Pr"]), 900)],
-                ),
+                transform(REFINER, "separation", REFINERY, &[(ORE, 1000)], &[("OX", oxide(&["Nd", "Pr"]), 900)]),
                 json!({"data": {"loss_g": 100}}),
             ),
             merge(
                 ship(REFINER, "SHP-2", &["OX"], REFINERY, MAKER, PLANT),
                 json!({"data": {"carrier": CARRIER, "documents": [{"kind": "invoice", "ref": "I", "digest": "ab".repeat(32)}]}}),
             ),
-            merge(
-                attach(REFINER, "shipment", "SHP-2"),
-                json!({"data": {"issuer": "x", "digest": "cd".repeat(32)}}),
-            ),
+            merge(attach(REFINER, "shipment", "SHP-2"), json!({"data": {"issuer": "x", "digest": "cd".repeat(32)}})),
             reject(MAKER, "SHP-2"),
             moved(REFINER, ORE, REF_WH),
             consume(REFINER, "OX", 1),
             adjust(REFINER, "OX", -1),
             hold(OP, "lot", "OX", true),
             hold(OP, "lot", "OX", false),
-            merge(
-                correct(OP, Uuid::from_u128(0xa55a)),
-                json!({"data": {"note": "typo"}}),
-            ),
+            merge(correct(OP, Uuid::from_u128(0xa55a)), json!({"data": {"note": "typo"}})),
         ],
     );
     for event in &events {
@@ -130,19 +106,14 @@ fn canonical_form_round_trips_for_every_type() {
     for (envelope, _) in &ledger.accepted {
         types.insert(envelope.type_name());
         let canonical = envelope.canonical_json();
-        let again =
-            parse_record(&canonical).unwrap_or_else(|e| panic!("{e}: {}", text(canonical.clone())));
+        let again = parse_record(&canonical).unwrap_or_else(|e| panic!("{e}: {}", text(canonical.clone())));
         assert_eq!(&again, envelope);
         assert_eq!(again.canonical_json(), canonical);
         // The canonical form is JSON any reader accepts, with the same content.
         let value: serde_json::Value = serde_json::from_slice(&canonical).expect("json");
         assert_eq!(value["type"], envelope.type_name());
     }
-    assert_eq!(
-        types.len(),
-        lode_domain::EVENT_TYPES.len(),
-        "every type is exercised: {types:?}"
-    );
+    assert_eq!(types.len(), lode_domain::EVENT_TYPES.len(), "every type is exercised: {types:?}");
 }
 
 #[test]
@@ -155,10 +126,7 @@ fn signing_bytes_are_the_canonical_form_without_signature() {
     assert!(!signing.contains("signature"));
     let mut without: serde_json::Value = serde_json::from_str(&canonical).expect("json");
     without.as_object_mut().expect("object").remove("signature");
-    assert_eq!(
-        parse(&without.to_string()).canonical_json(),
-        envelope.signing_bytes()
-    );
+    assert_eq!(parse(&without.to_string()).canonical_json(), envelope.signing_bytes());
     // Exactly one member fewer, nothing else changed.
     assert_eq!(signing, text(parse(&without.to_string()).canonical_json()));
 }
@@ -169,7 +137,5 @@ fn the_assigned_id_is_part_of_the_canonical_form() {
     assert!(envelope.id().is_none());
     assert!(!text(envelope.canonical_json()).contains("\"id\""));
     envelope.set_id(Uuid::from_u128(0xABC));
-    assert!(
-        text(envelope.canonical_json()).contains("\"id\":\"00000000-0000-0000-0000-000000000abc\"")
-    );
+    assert!(text(envelope.canonical_json()).contains("\"id\":\"00000000-0000-0000-0000-000000000abc\""));
 }

@@ -12,10 +12,7 @@ fn two_lots() -> Vec<Value> {
 
 /// Both lots shipped to the refinery on `SHP-2`.
 fn two_in_transit() -> Vec<Value> {
-    plus(
-        two_lots(),
-        [ship(MINER, "SHP-2", &[ORE, "L-2"], MINE, REFINER, REFINERY)],
-    )
+    plus(two_lots(), [ship(MINER, "SHP-2", &[ORE, "L-2"], MINE, REFINER, REFINERY)])
 }
 
 fn ship_ore() -> Value {
@@ -33,16 +30,9 @@ pub fn cases() -> Vec<Case> {
                 let lot = s.lot(ORE).expect("exists");
                 assert_eq!(lot.status, LotStatus::InTransit);
                 assert_eq!(lot.shipment.as_ref().map(|x| x.as_str()), Some("SHP-2"));
-                assert_eq!(
-                    (lot.custodian.as_str(), lot.site.as_str()),
-                    (MINER, MINE),
-                    "custody has not passed"
-                );
+                assert_eq!((lot.custodian.as_str(), lot.site.as_str()), (MINER, MINE), "custody has not passed");
                 let shipment = s.shipment("SHP-2").expect("recorded");
-                assert_eq!(
-                    (shipment.shipper.as_str(), shipment.to_party.as_str()),
-                    (MINER, REFINER)
-                );
+                assert_eq!((shipment.shipper.as_str(), shipment.to_party.as_str()), (MINER, REFINER));
                 assert_eq!(shipment.lots_in_transit().count(), 2);
                 assert_eq!(shipment.lots.get(ORE).map(|l| l.shipped_g), Some(ORE_G));
             }),
@@ -59,8 +49,7 @@ pub fn cases() -> Vec<Case> {
             .check(|s, _| {
                 let kinds = &s.shipment("SHP-1").expect("recorded").document_kinds;
                 assert!(
-                    kinds.contains(&DocumentKind::BillOfLading)
-                        && kinds.contains(&DocumentKind::CertificateOfOrigin)
+                    kinds.contains(&DocumentKind::BillOfLading) && kinds.contains(&DocumentKind::CertificateOfOrigin)
                 );
             }),
         case("a party ships to its own other site")
@@ -97,14 +86,7 @@ pub fn cases() -> Vec<Case> {
             .rejects("role_required"),
         case("shipping a lot that does not exist")
             .given(world())
-            .when(ship(
-                MINER,
-                "SHP-1",
-                &[ORE, "GHOST"],
-                MINE,
-                REFINER,
-                REFINERY,
-            ))
+            .when(ship(MINER, "SHP-1", &[ORE, "GHOST"], MINE, REFINER, REFINERY))
             .rejects("lot_not_found"),
         case("shipping a lot already in transit")
             .given(ore_in_transit())
@@ -127,10 +109,7 @@ pub fn cases() -> Vec<Case> {
             .when(ship_ore())
             .rejects("lot_on_hold"),
         case("a released lot ships again")
-            .given(plus(
-                world(),
-                [hold(AUDITOR, "lot", ORE, true), hold(OP, "lot", ORE, false)],
-            ))
+            .given(plus(world(), [hold(AUDITOR, "lot", ORE, true), hold(OP, "lot", ORE, false)]))
             .when(ship_ore())
             .accepts(),
         // custody.received
@@ -140,26 +119,11 @@ pub fn cases() -> Vec<Case> {
             .accepts_lots(&[ORE])
             .check(|s, accepted| {
                 let lot = s.lot(ORE).expect("exists");
-                assert_eq!(
-                    (lot.custodian.as_str(), lot.site.as_str()),
-                    (REFINER, REFINERY)
-                );
-                assert_eq!(
-                    (lot.mass_g, lot.status, lot.shipment.clone()),
-                    (999_000, LotStatus::Active, None)
-                );
-                let shipped = s
-                    .shipment("SHP-1")
-                    .and_then(|x| x.lots.get(ORE))
-                    .expect("on the shipment");
-                assert_eq!(
-                    (shipped.shipped_g, shipped.received_g),
-                    (ORE_G, Some(999_000))
-                );
-                assert_eq!(
-                    (shipped.status, shipped.transit_difference_g()),
-                    (ShippedLotStatus::Received, -1000)
-                );
+                assert_eq!((lot.custodian.as_str(), lot.site.as_str()), (REFINER, REFINERY));
+                assert_eq!((lot.mass_g, lot.status, lot.shipment.clone()), (999_000, LotStatus::Active, None));
+                let shipped = s.shipment("SHP-1").and_then(|x| x.lots.get(ORE)).expect("on the shipment");
+                assert_eq!((shipped.shipped_g, shipped.received_g), (ORE_G, Some(999_000)));
+                assert_eq!((shipped.status, shipped.transit_difference_g()), (ShippedLotStatus::Received, -1000));
                 assert_eq!(s.totals().transit_loss_g, 1000);
                 assert!(accepted.findings.is_empty(), "0.1% is no finding");
             }),
@@ -175,11 +139,7 @@ pub fn cases() -> Vec<Case> {
             .check(|_, accepted| {
                 assert!(matches!(
                     accepted.findings.as_slice(),
-                    [Finding::TransitDifference {
-                        shipped_g: 1_000_000,
-                        received_g: 994_999,
-                        ..
-                    }]
+                    [Finding::TransitDifference { shipped_g: 1_000_000, received_g: 994_999, .. }]
                 ));
             }),
         case("a transit gain over 0.5% is a finding")
@@ -199,10 +159,7 @@ pub fn cases() -> Vec<Case> {
                 assert_eq!(s.lot("L-2").expect("exists").custodian.as_str(), REFINER);
             }),
         case("the rest of a shipment is received later")
-            .given(plus(
-                two_in_transit(),
-                [receive(REFINER, "SHP-2", &[("L-2", 2000)])],
-            ))
+            .given(plus(two_in_transit(), [receive(REFINER, "SHP-2", &[("L-2", 2000)])]))
             .when(receive(REFINER, "SHP-2", &[(ORE, ORE_G)]))
             .accepts_lots(&[ORE]),
         case("a lot held in transit can be received")
@@ -241,21 +198,12 @@ pub fn cases() -> Vec<Case> {
             .check(|s, _| {
                 let lot = s.lot(ORE).expect("exists");
                 assert_eq!((lot.custodian.as_str(), lot.site.as_str()), (MINER, MINE));
-                assert_eq!(
-                    (lot.status, lot.shipment.clone(), lot.mass_g),
-                    (LotStatus::Active, None, ORE_G)
-                );
-                let shipped = s
-                    .shipment("SHP-1")
-                    .and_then(|x| x.lots.get(ORE))
-                    .expect("on the shipment");
+                assert_eq!((lot.status, lot.shipment.clone(), lot.mass_g), (LotStatus::Active, None, ORE_G));
+                let shipped = s.shipment("SHP-1").and_then(|x| x.lots.get(ORE)).expect("on the shipment");
                 assert_eq!(shipped.status, ShippedLotStatus::Returned);
             }),
         case("a rejection after a partial receipt returns the rest")
-            .given(plus(
-                two_in_transit(),
-                [receive(REFINER, "SHP-2", &[("L-2", 2000)])],
-            ))
+            .given(plus(two_in_transit(), [receive(REFINER, "SHP-2", &[("L-2", 2000)])]))
             .when(reject(REFINER, "SHP-2"))
             .accepts_lots(&[ORE])
             .check(|s, _| assert_eq!(s.lot("L-2").expect("exists").custodian.as_str(), REFINER)),
@@ -288,24 +236,15 @@ pub fn cases() -> Vec<Case> {
             ))
             .accepts_lots(&[ORE])
             .check(|s, _| assert_eq!(s.lot(ORE).expect("exists").documents.len(), 1)),
-        case("an auditor documents a lot")
-            .given(world())
-            .when(attach(AUDITOR, "lot", ORE))
-            .accepts(),
-        case("an operator documents a lot")
-            .given(world())
-            .when(attach(OP, "lot", ORE))
-            .accepts(),
+        case("an auditor documents a lot").given(world()).when(attach(AUDITOR, "lot", ORE)).accepts(),
+        case("an operator documents a lot").given(world()).when(attach(OP, "lot", ORE)).accepts(),
         case("a closed lot can be documented")
             .given(plus(world(), [consume(MINER, ORE, ORE_G)]))
             .when(attach(MINER, "lot", ORE))
             .accepts(),
         case("the shipper documents a shipment")
             .given(ore_in_transit())
-            .when(merge(
-                attach(MINER, "shipment", "SHP-1"),
-                json!({"data": {"kind": "certificate_of_origin"}}),
-            ))
+            .when(merge(attach(MINER, "shipment", "SHP-1"), json!({"data": {"kind": "certificate_of_origin"}})))
             .accepts_lots(&[])
             .check(|s, _| {
                 let kinds = &s.shipment("SHP-1").expect("exists").document_kinds;

@@ -22,10 +22,7 @@ fn signer_world() -> Vec<Value> {
     plus(
         world(),
         [
-            merge(
-                party(OP, "signer", &["miner"], "VN"),
-                json!({"data": {"public_key": public_key_b64(1)}}),
-            ),
+            merge(party(OP, "signer", &["miner"], "VN"), json!({"data": {"public_key": public_key_b64(1)}})),
             site(OP, "signer-mine", "signer", "mine", "VN"),
         ],
     )
@@ -33,40 +30,27 @@ fn signer_world() -> Vec<Value> {
 
 fn signer_extract() -> Value {
     with_id(
-        ev(
-            "lot.extracted",
-            "signer",
-            json!({"lot": "S-1", "site": "signer-mine", "material": ore(), "mass_g": 10}),
-        ),
+        ev("lot.extracted", "signer", json!({"lot": "S-1", "site": "signer-mine", "material": ore(), "mass_g": 10})),
         WHEN_ID,
     )
 }
 
 fn keyed_bootstrap() -> Value {
-    merge(
-        bootstrap(),
-        json!({"data": {"public_key": public_key_b64(1)}}),
-    )
+    merge(bootstrap(), json!({"data": {"public_key": public_key_b64(1)}}))
 }
 
 pub fn cases() -> Vec<Case> {
     vec![
         // The first event of a ledger.
-        case("an operator registers itself first")
-            .when(bootstrap())
-            .accepts_lots(&[]),
-        case("an operator registers itself with a key, unsigned")
-            .when(keyed_bootstrap())
-            .accepts(),
+        case("an operator registers itself first").when(bootstrap()).accepts_lots(&[]),
+        case("an operator registers itself with a key, unsigned").when(keyed_bootstrap()).accepts(),
         case("an operator registers itself signed with the key it registers")
             .when(signed(with_id(keyed_bootstrap(), WHEN_ID), &key(1)))
             .accepts(),
         case("an operator registers itself signed with another key")
             .when(signed(with_id(keyed_bootstrap(), WHEN_ID), &key(2)))
             .rejects("signature_invalid"),
-        case("first event is not a registration")
-            .when(site(OP, MINE, OP, "mine", "VN"))
-            .rejects("bootstrap_required"),
+        case("first event is not a registration").when(site(OP, MINE, OP, "mine", "VN")).rejects("bootstrap_required"),
         case("first event registers another party")
             .when(party(OP, MINER, &["operator"], "VN"))
             .rejects("bootstrap_required"),
@@ -76,11 +60,7 @@ pub fn cases() -> Vec<Case> {
         // The actor.
         case("actor not registered")
             .given(world())
-            .when(ev(
-                "lot.moved",
-                "ghost",
-                json!({"lot": ORE, "to_site": MINE}),
-            ))
+            .when(ev("lot.moved", "ghost", json!({"lot": ORE, "to_site": MINE})))
             .rejects("actor_not_found"),
         case("a party cannot register itself after the first event")
             .given(world())
@@ -91,13 +71,7 @@ pub fn cases() -> Vec<Case> {
             .when(extract("L-2", 1))
             .rejects("party_on_hold"),
         case("a released party records again")
-            .given(plus(
-                world(),
-                [
-                    hold(OP, "party", MINER, true),
-                    hold(AUDITOR, "party", MINER, false),
-                ],
-            ))
+            .given(plus(world(), [hold(OP, "party", MINER, true), hold(AUDITOR, "party", MINER, false)]))
             .when(extract("L-2", 1))
             .accepts(),
         case("a held operator cannot release its own hold")
@@ -105,31 +79,19 @@ pub fn cases() -> Vec<Case> {
             .when(hold(OP, "party", OP, false))
             .rejects("party_on_hold"),
         // Signatures.
-        case("a key holder signs")
-            .given(signer_world())
-            .when(signed(signer_extract(), &key(1)))
-            .accepts_lots(&["S-1"]),
-        case("a key holder does not sign")
-            .given(signer_world())
-            .when(signer_extract())
-            .rejects("signature_required"),
+        case("a key holder signs").given(signer_world()).when(signed(signer_extract(), &key(1))).accepts_lots(&["S-1"]),
+        case("a key holder does not sign").given(signer_world()).when(signer_extract()).rejects("signature_required"),
         case("a key holder signs with another key")
             .given(signer_world())
             .when(signed(signer_extract(), &key(2)))
             .rejects("signature_invalid"),
         case("signed content changed afterwards")
             .given(signer_world())
-            .when(merge(
-                signed(signer_extract(), &key(1)),
-                json!({"data": {"mass_g": 11}}),
-            ))
+            .when(merge(signed(signer_extract(), &key(1)), json!({"data": {"mass_g": 11}})))
             .rejects("signature_invalid"),
         case("signature carried over to another id")
             .given(signer_world())
-            .when(merge(
-                signed(signer_extract(), &key(1)),
-                json!({"id": ID_A.to_string()}),
-            ))
+            .when(merge(signed(signer_extract(), &key(1)), json!({"id": ID_A.to_string()})))
             .rejects("signature_invalid"),
         case("an operator with a key must sign its next event")
             .given([keyed_bootstrap()])
@@ -137,10 +99,7 @@ pub fn cases() -> Vec<Case> {
             .rejects("signature_required"),
         case("an operator with a key signs its next event")
             .given([keyed_bootstrap()])
-            .when(signed(
-                with_id(party(OP, MINER, &["miner"], "VN"), WHEN_ID),
-                &key(1),
-            ))
+            .when(signed(with_id(party(OP, MINER, &["miner"], "VN"), WHEN_ID), &key(1)))
             .accepts(),
         case("a party without a key signs")
             .given(world())
@@ -163,10 +122,7 @@ pub fn cases() -> Vec<Case> {
             .given(world())
             .when(at(extract("L-2", 1), "2024-03-02T19:04:00+07:00"))
             .accepts(),
-        case("occurred long ago")
-            .given(world())
-            .when(at(extract("L-2", 1), "1999-01-01T00:00:00Z"))
-            .accepts(),
+        case("occurred long ago").given(world()).when(at(extract("L-2", 1), "1999-01-01T00:00:00Z")).accepts(),
         // Event ids.
         case("event id already in the ledger")
             .given(plus(world(), [with_id(extract("L-2", 1), ID_A)]))
@@ -229,10 +185,7 @@ pub fn cases() -> Vec<Case> {
                     attach(MINER, "shipment", "SHP-1"),
                 ],
             ))
-            .when(expecting(
-                receive(MAKER, "SHP-1", &[(ORE, ORE_G)]),
-                json!({ORE: 6}),
-            ))
+            .when(expecting(receive(MAKER, "SHP-1", &[(ORE, ORE_G)]), json!({ORE: 6})))
             .accepts_lots(&[ORE]),
     ]
 }

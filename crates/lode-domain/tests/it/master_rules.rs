@@ -14,26 +14,16 @@ pub fn cases() -> Vec<Case> {
             .accepts_lots(&[])
             .check(|s, _| {
                 let p = s.party(MINER).expect("registered");
-                assert!(
-                    p.has_role(Role::Miner)
-                        && p.has_role(Role::Trader)
-                        && !p.has_role(Role::Operator)
-                );
+                assert!(p.has_role(Role::Miner) && p.has_role(Role::Trader) && !p.has_role(Role::Operator));
                 assert_eq!(p.country.as_str(), "VN");
                 assert!(p.public_key.is_none() && p.hold.is_none());
             }),
         case("an operator registers a party with a public key")
             .given([bootstrap()])
-            .when(merge(
-                party(OP, MINER, &["miner"], "VN"),
-                json!({"data": {"public_key": public_key_b64(3)}}),
-            ))
+            .when(merge(party(OP, MINER, &["miner"], "VN"), json!({"data": {"public_key": public_key_b64(3)}})))
             .accepts()
             .check(|s, _| {
-                let key = s
-                    .party(MINER)
-                    .and_then(|p| p.public_key.as_ref())
-                    .expect("a key");
+                let key = s.party(MINER).and_then(|p| p.public_key.as_ref()).expect("a key");
                 assert_eq!(key.to_base64(), public_key_b64(3));
             }),
         case("a second operator registers parties")
@@ -52,10 +42,7 @@ pub fn cases() -> Vec<Case> {
             .given(world())
             .when(party(OP, MINER, &["refiner"], "CN"))
             .rejects("party_exists"),
-        case("the operator cannot register itself again")
-            .given(world())
-            .when(bootstrap())
-            .rejects("party_exists"),
+        case("the operator cannot register itself again").given(world()).when(bootstrap()).rejects("party_exists"),
         // site.registered
         case("a party registers its own site")
             .given(world())
@@ -78,10 +65,7 @@ pub fn cases() -> Vec<Case> {
             ))
             .accepts()
             .check(|s, _| {
-                let c = s
-                    .site("vn-mine-2")
-                    .and_then(|x| x.coordinates.as_ref())
-                    .expect("coordinates");
+                let c = s.site("vn-mine-2").and_then(|x| x.coordinates.as_ref()).expect("coordinates");
                 assert_eq!((c.lat.as_str(), c.lon.as_str()), ("21.0285", "-105.8542"));
             }),
         case("a site id is registered once")

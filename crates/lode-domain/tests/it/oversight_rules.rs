@@ -15,15 +15,13 @@ fn with_extraction() -> Vec<serde_json::Value> {
 pub fn cases() -> Vec<Case> {
     vec![
         // hold.placed
-        case("an operator holds a lot")
-            .given(world())
-            .when(hold(OP, "lot", ORE, true))
-            .accepts_lots(&[ORE])
-            .check(|s, accepted| {
+        case("an operator holds a lot").given(world()).when(hold(OP, "lot", ORE, true)).accepts_lots(&[ORE]).check(
+            |s, accepted| {
                 let hold = s.lot(ORE).and_then(|l| l.hold.as_ref()).expect("held");
                 assert_eq!((hold.event, hold.reason.as_str()), (WHEN_ID, "investigation"));
                 assert!(matches!(accepted.findings.as_slice(), [Finding::Hold { target: HoldTarget::Lot(_) }]));
-            }),
+            },
+        ),
         case("an auditor holds a party")
             .given(world())
             .when(hold(AUDITOR, "party", MINER, true))
@@ -34,7 +32,10 @@ pub fn cases() -> Vec<Case> {
             .when(hold(OP, "lot", ORE, true))
             .accepts(),
         case("a miner cannot place holds").given(world()).when(hold(MINER, "lot", ORE, true)).rejects("role_required"),
-        case("holding a lot that does not exist").given(world()).when(hold(OP, "lot", "GHOST", true)).rejects("lot_not_found"),
+        case("holding a lot that does not exist")
+            .given(world())
+            .when(hold(OP, "lot", "GHOST", true))
+            .rejects("lot_not_found"),
         case("holding a party that does not exist")
             .given(world())
             .when(hold(OP, "party", "ghost", true))
@@ -62,7 +63,10 @@ pub fn cases() -> Vec<Case> {
             .given(plus(world(), [hold(OP, "lot", ORE, true)]))
             .when(hold(MINER, "lot", ORE, false))
             .rejects("role_required"),
-        case("releasing a lot that is not held").given(world()).when(hold(OP, "lot", ORE, false)).rejects("hold_not_found"),
+        case("releasing a lot that is not held")
+            .given(world())
+            .when(hold(OP, "lot", ORE, false))
+            .rejects("hold_not_found"),
         case("releasing a party that is not held")
             .given(world())
             .when(hold(OP, "party", MINER, false))
@@ -82,7 +86,9 @@ pub fn cases() -> Vec<Case> {
             .accepts_lots(&[])
             .check(|s, accepted| {
                 assert_eq!(s.event(&EXTRACTION).expect("recorded").corrections, [WHEN_ID]);
-                assert!(matches!(accepted.findings.as_slice(), [Finding::Correction { event, .. }] if *event == EXTRACTION));
+                assert!(
+                    matches!(accepted.findings.as_slice(), [Finding::Correction { event, .. }] if *event == EXTRACTION)
+                );
                 assert_eq!(s.lot("L-2").expect("nothing is undone").mass_g, 5);
             }),
         case("an auditor corrects an event").given(with_extraction()).when(correct(AUDITOR, EXTRACTION)).accepts(),

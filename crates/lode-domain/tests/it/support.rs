@@ -6,8 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signer as _, SigningKey};
 use lode_domain::{
-    apply, decide, encode_base64, parse_event, parse_record, Accepted, Context, Envelope,
-    ParseError, Rejection, State,
+    apply, decide, encode_base64, parse_event, parse_record, Accepted, Context, Envelope, ParseError, Rejection, State,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -58,11 +57,7 @@ pub struct Ledger {
 impl Ledger {
     pub fn new() -> Self {
         // Assigned ids start high, away from the small explicit ids cases use.
-        Ledger {
-            state: State::default(),
-            accepted: Vec::new(),
-            next_id: 0x1_0000,
-        }
+        Ledger { state: State::default(), accepted: Vec::new(), next_id: 0x1_0000 }
     }
 
     fn context_for(&mut self, envelope: &mut Envelope, fallback: Option<Uuid>) -> Context {
@@ -77,25 +72,12 @@ impl Ledger {
         if envelope.id().is_none() {
             envelope.set_id(id);
         }
-        Context {
-            event_id: id,
-            seq: self.accepted.len() as u64,
-            recorded_at: recorded_at(),
-        }
+        Context { event_id: id, seq: self.accepted.len() as u64, recorded_at: recorded_at() }
     }
 
     /// Parses, decides and (when accepted) applies raw bytes.
-    pub fn submit_bytes(
-        &mut self,
-        bytes: &[u8],
-        fallback_id: Option<Uuid>,
-        record: bool,
-    ) -> Outcome {
-        let parsed = if record {
-            parse_record(bytes)
-        } else {
-            parse_event(bytes)
-        };
+    pub fn submit_bytes(&mut self, bytes: &[u8], fallback_id: Option<Uuid>, record: bool) -> Outcome {
+        let parsed = if record { parse_record(bytes) } else { parse_event(bytes) };
         let mut envelope = match parsed {
             Ok(e) => e,
             Err(e) => return Outcome::Parse(e),
@@ -116,11 +98,7 @@ impl Ledger {
     }
 
     pub fn submit(&mut self, event: &Value) -> Outcome {
-        self.submit_bytes(
-            &serde_json::to_vec(event).expect("json values serialize"),
-            None,
-            false,
-        )
+        self.submit_bytes(&serde_json::to_vec(event).expect("json values serialize"), None, false)
     }
 
     /// Submits an event that must be accepted.
@@ -245,9 +223,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let mut ledger = Ledger::new();
     for (i, event) in case.given.iter().enumerate() {
         if let outcome @ (Outcome::Parse(_) | Outcome::Rejected(_)) = ledger.submit(event) {
-            return Err(format!(
-                "given[{i}] was not accepted: {outcome:?}\n{event:#}"
-            ));
+            return Err(format!("given[{i}] was not accepted: {outcome:?}\n{event:#}"));
         }
     }
     let outcome = match &case.when {
@@ -259,14 +235,7 @@ fn run_case(case: &Case) -> Result<(), String> {
                     Err(e) => Outcome::Parse(e),
                     Ok(envelope) => {
                         let seq = ledger.accepted.len() as u64;
-                        ledger.decide_and_apply(
-                            envelope,
-                            Context {
-                                event_id,
-                                seq,
-                                recorded_at: recorded_at(),
-                            },
-                        )
+                        ledger.decide_and_apply(envelope, Context { event_id, seq, recorded_at: recorded_at() })
                     }
                 },
             }
@@ -283,25 +252,19 @@ fn run_case(case: &Case) -> Result<(), String> {
                 }
             }
             if let Some(check) = case.check {
-                catch_unwind(AssertUnwindSafe(|| check(&ledger.state, &accepted))).map_err(
-                    |panic| {
-                        let message = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        format!("state check failed: {message}")
-                    },
-                )?;
+                catch_unwind(AssertUnwindSafe(|| check(&ledger.state, &accepted))).map_err(|panic| {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    format!("state check failed: {message}")
+                })?;
             }
             Ok(())
         }
-        (Then::Rejected(code), Outcome::Rejected(r)) if r.code() == *code => {
-            check_message(&r.to_string())
-        }
-        (Then::ParseError(code), Outcome::Parse(e)) if e.code() == *code => {
-            check_message(&e.to_string())
-        }
+        (Then::Rejected(code), Outcome::Rejected(r)) if r.code() == *code => check_message(&r.to_string()),
+        (Then::ParseError(code), Outcome::Parse(e)) if e.code() == *code => check_message(&e.to_string()),
         (then, outcome) => Err(format!("expected {then:?}, got {}", describe(&outcome))),
     }
 }
@@ -325,17 +288,9 @@ fn describe(outcome: &Outcome) -> String {
 
 /// Runs every case and fails once, listing every case that did not behave.
 pub fn run(cases: &[Case]) {
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|c| run_case(c).err().map(|e| format!("- {}: {e}", c.name)))
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    let failures: Vec<String> =
+        cases.iter().filter_map(|c| run_case(c).err().map(|e| format!("- {}: {e}", c.name))).collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 // -----------------------------------------------------------------------------------------------------
@@ -389,21 +344,10 @@ pub fn oxide(elements: &[&str]) -> Value {
 }
 
 pub fn extract(lot: &str, mass_g: u64) -> Value {
-    ev(
-        "lot.extracted",
-        MINER,
-        json!({"lot": lot, "site": MINE, "material": ore(), "mass_g": mass_g}),
-    )
+    ev("lot.extracted", MINER, json!({"lot": lot, "site": MINE, "material": ore(), "mass_g": mass_g}))
 }
 
-pub fn ship(
-    actor: &str,
-    shipment: &str,
-    lots: &[&str],
-    from_site: &str,
-    to_party: &str,
-    to_site: &str,
-) -> Value {
+pub fn ship(actor: &str, shipment: &str, lots: &[&str], from_site: &str, to_party: &str, to_site: &str) -> Value {
     ev(
         "custody.shipped",
         actor,
@@ -412,23 +356,12 @@ pub fn ship(
 }
 
 pub fn receive(actor: &str, shipment: &str, lots: &[(&str, u64)]) -> Value {
-    let lots: Vec<Value> = lots
-        .iter()
-        .map(|(lot, mass)| json!({"lot": lot, "mass_g": mass}))
-        .collect();
-    ev(
-        "custody.received",
-        actor,
-        json!({"shipment": shipment, "lots": lots}),
-    )
+    let lots: Vec<Value> = lots.iter().map(|(lot, mass)| json!({"lot": lot, "mass_g": mass})).collect();
+    ev("custody.received", actor, json!({"shipment": shipment, "lots": lots}))
 }
 
 pub fn reject(actor: &str, shipment: &str) -> Value {
-    ev(
-        "custody.rejected",
-        actor,
-        json!({"shipment": shipment, "reason": "wrong grade"}),
-    )
+    ev("custody.rejected", actor, json!({"shipment": shipment, "reason": "wrong grade"}))
 }
 
 pub fn transform(
@@ -438,19 +371,10 @@ pub fn transform(
     inputs: &[(&str, u64)],
     outputs: &[(&str, Value, u64)],
 ) -> Value {
-    let inputs: Vec<Value> = inputs
-        .iter()
-        .map(|(lot, mass)| json!({"lot": lot, "mass_g": mass}))
-        .collect();
-    let outputs: Vec<Value> = outputs
-        .iter()
-        .map(|(lot, material, mass)| json!({"lot": lot, "material": material, "mass_g": mass}))
-        .collect();
-    ev(
-        "lot.transformed",
-        actor,
-        json!({"process": process, "site": site, "inputs": inputs, "outputs": outputs}),
-    )
+    let inputs: Vec<Value> = inputs.iter().map(|(lot, mass)| json!({"lot": lot, "mass_g": mass})).collect();
+    let outputs: Vec<Value> =
+        outputs.iter().map(|(lot, material, mass)| json!({"lot": lot, "material": material, "mass_g": mass})).collect();
+    ev("lot.transformed", actor, json!({"process": process, "site": site, "inputs": inputs, "outputs": outputs}))
 }
 
 pub fn moved(actor: &str, lot: &str, to_site: &str) -> Value {
@@ -458,41 +382,21 @@ pub fn moved(actor: &str, lot: &str, to_site: &str) -> Value {
 }
 
 pub fn consume(actor: &str, lot: &str, mass_g: u64) -> Value {
-    ev(
-        "lot.consumed",
-        actor,
-        json!({"lot": lot, "mass_g": mass_g, "reason": "delivered_to_product"}),
-    )
+    ev("lot.consumed", actor, json!({"lot": lot, "mass_g": mass_g, "reason": "delivered_to_product"}))
 }
 
 pub fn adjust(actor: &str, lot: &str, delta_g: i64) -> Value {
-    ev(
-        "lot.adjusted",
-        actor,
-        json!({"lot": lot, "delta_g": delta_g, "reason": "recount"}),
-    )
+    ev("lot.adjusted", actor, json!({"lot": lot, "delta_g": delta_g, "reason": "recount"}))
 }
 
 /// `hold.placed` (or `hold.released` when `place` is false) on `{key: target}`, key `lot` or `party`.
 pub fn hold(actor: &str, key: &str, target: &str, place: bool) -> Value {
-    let type_name = if place {
-        "hold.placed"
-    } else {
-        "hold.released"
-    };
-    ev(
-        type_name,
-        actor,
-        json!({key: target, "reason": "investigation"}),
-    )
+    let type_name = if place { "hold.placed" } else { "hold.released" };
+    ev(type_name, actor, json!({key: target, "reason": "investigation"}))
 }
 
 pub fn attach(actor: &str, key: &str, target: &str) -> Value {
-    ev(
-        "document.attached",
-        actor,
-        json!({key: target, "kind": "bill_of_lading", "ref": "BL-1"}),
-    )
+    ev("document.attached", actor, json!({key: target, "kind": "bill_of_lading", "ref": "BL-1"}))
 }
 
 pub fn assay(actor: &str, lot: &str, lab: &str) -> Value {
@@ -504,11 +408,7 @@ pub fn assay(actor: &str, lot: &str, lab: &str) -> Value {
 }
 
 pub fn correct(actor: &str, event: Uuid) -> Value {
-    ev(
-        "event.corrected",
-        actor,
-        json!({"event": event.to_string(), "reason": "incorrect_data"}),
-    )
+    ev("event.corrected", actor, json!({"event": event.to_string(), "reason": "incorrect_data"}))
 }
 
 /// The same event with an explicit id.
@@ -527,13 +427,9 @@ pub fn public_key_b64(seed: u8) -> String {
 
 /// Signs an event (which must carry an id) with `key` over its signing bytes.
 pub fn signed(event: Value, key: &SigningKey) -> Value {
-    let envelope = parse_event(&serde_json::to_vec(&event).expect("serializes"))
-        .expect("a signable event parses");
+    let envelope = parse_event(&serde_json::to_vec(&event).expect("serializes")).expect("a signable event parses");
     let signature = key.sign(&envelope.signing_bytes());
-    merge(
-        event,
-        json!({"signature": encode_base64(&signature.to_bytes())}),
-    )
+    merge(event, json!({"signature": encode_base64(&signature.to_bytes())}))
 }
 
 // -----------------------------------------------------------------------------------------------------
