@@ -47,3 +47,57 @@ pub fn rebuild(dir: &Path) -> Result<(), Failed> {
     }))?;
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct LotArgs {
+    /// The lot id.
+    lot: String,
+}
+
+/// `lode lot LOT`: the lot's state as JSON.
+pub fn lot(dir: &Path, args: LotArgs) -> Result<(), Failed> {
+    let (store, ledger) = open(dir, false)?;
+    let view = ledger.read(|state, views| views.lot(state, &args.lot));
+    store.close().context("closing the ledger")?;
+    match view {
+        Some(v) => {
+            print_json(&serde_json::to_value(v)?)?;
+            Ok(())
+        }
+        None => Err(rejected(anyhow::anyhow!("no lot {:?} in the ledger", args.lot))),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    /// Only lots held by this party.
+    #[arg(long, value_name = "PARTY")]
+    party: Option<String>,
+    /// Only lots at this site.
+    #[arg(long, value_name = "SITE")]
+    site: Option<String>,
+    /// Only lots of this material form (ore, concentrate, oxide, metal, alloy, magnet, …).
+    #[arg(long, value_name = "FORM")]
+    material: Option<String>,
+}
+
+/// `lode inventory`: active and in-transit mass by party, site and material form, as JSON lines.
+pub fn inventory(dir: &Path, args: InventoryArgs) -> Result<(), Failed> {
+    let filter = lode_projections::view::InventoryFilter {
+        party: args.party.as_deref().map(str::parse).transpose().map_err(|e| anyhow::anyhow!("--party: {e}"))?,
+        site: args.site.as_deref().map(str::parse).transpose().map_err(|e| anyhow::anyhow!("--site: {e}"))?,
+        form: args.material.as_deref().map(parse_form).transpose()?,
+    };
+    let (store, ledger) = open(dir, false)?;
+    let rows = ledger.read(|_, views| views.inventory(&filter));
+    store.close().context("closing the ledger")?;
+    for row in rows {
+        print_json(&serde_json::to_value(row)?)?;
+    }
+    Ok(())
+}
+
+fn parse_form(s: &str) -> anyhow::Result<lode_domain::Form> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| anyhow::anyhow!("--material {s:?} is not a material form (ore, concentrate, mixed_carbonate, mixed_oxide, oxide, metal, alloy, magnet, residue)"))
+}

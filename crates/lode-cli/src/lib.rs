@@ -48,6 +48,10 @@ enum Command {
     Export(read::Export),
     /// Regenerate every projection from the log alone and print their digest.
     Rebuild,
+    /// Print a lot's state as JSON: custody, mass, material, lineage, holds, documents, assays, origin.
+    Lot(derived::LotArgs),
+    /// Active and in-transit mass by party, site and material form, as JSON lines.
+    Inventory(derived::InventoryArgs),
     /// Print a realistic, deterministic custody history as JSON lines, for an empty ledger.
     Generate(generate::Args),
 }
@@ -84,6 +88,8 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&data_dir, args),
         Command::Export(e) => read::export(&data_dir, e),
         Command::Rebuild => derived::rebuild(&data_dir),
+        Command::Lot(args) => derived::lot(&data_dir, args),
+        Command::Inventory(args) => derived::inventory(&data_dir, args),
         Command::Generate(args) => generate::run(args),
     };
     match result {
