@@ -1,5 +1,7 @@
 //! End-to-end tests: they run the real `lode` binary as a user would.
 
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
 mod cli;
 mod crash;
 mod rules;

@@ -87,7 +87,9 @@ fn rejected_events_print_their_code_and_leave_the_head_unchanged() {
         assert_eq!(head(&data), before, "{expected} changed the head");
     }
     // And an accepted event does move it.
-    let ok = format!(r#"{{"type":"lot.consumed","actor":"han-river-materials","occurred_at":"{t}","data":{{"lot":"KR-NDPR-2025-0001-A","mass_g":1000,"reason":"sample"}}}}"#);
+    let ok = format!(
+        r#"{{"type":"lot.consumed","actor":"han-river-materials","occurred_at":"{t}","data":{{"lot":"KR-NDPR-2025-0001-A","mass_g":1000,"reason":"sample"}}}}"#
+    );
     assert_eq!(code(&lode(&data, &["append"], ok.as_bytes())), 0);
     assert_ne!(head(&data), before);
     let lot = json_line(&lode(&data, &["lot", "KR-NDPR-2025-0001-A"], b""));

@@ -69,28 +69,33 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
         let mut in_flight: VecDeque<(Ticket<lode_domain::Rejection>, Vec<usize>, usize)> = VecDeque::new();
         let mut done = 0usize;
         let mut parse_stop = None;
-        let mut settle = |ticket: Ticket<lode_domain::Rejection>, lines: Vec<usize>, offset: usize| -> Result<(), Failed> {
-            let out = match ticket.wait() {
-                Ok(out) => out,
-                Err(AppendError::PipelineStopped) => return Ok(()),
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("appending the batch from line {}", lines[0])).into()),
-            };
-            for p in &out.positions {
-                if p.duplicate {
-                    duplicates += 1;
-                } else {
-                    appended += 1;
+        let mut settle =
+            |ticket: Ticket<lode_domain::Rejection>, lines: Vec<usize>, offset: usize| -> Result<(), Failed> {
+                let out = match ticket.wait() {
+                    Ok(out) => out,
+                    Err(AppendError::PipelineStopped) => return Ok(()),
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("appending the batch from line {}", lines[0]))
+                            .into())
+                    }
+                };
+                for p in &out.positions {
+                    if p.duplicate {
+                        duplicates += 1;
+                    } else {
+                        appended += 1;
+                    }
                 }
-            }
-            if let Some(st) = out.stopped {
-                let (code, reason) = describe(&st.reason);
-                stop = Some(Stop { line: lines[st.index], index: offset + st.index, code, reason });
-            }
-            if let Some(bar) = &bar {
-                bar.set_position((offset + lines.len()) as u64);
-            }
-            Ok(())
-        };
+                if let Some(st) = out.stopped {
+                    let (code, reason) = describe(&st.reason);
+                    stop = Some(Stop { line: lines[st.index], index: offset + st.index, code, reason });
+                }
+                if let Some(bar) = &bar {
+                    bar.set_position((offset + lines.len()) as u64);
+                }
+                Ok(())
+            };
         for msg in rx {
             let (events, lines) = match msg {
                 Ok(b) => b,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use lode_projections::{digest_pages, Ledger};
+use lode_projections::{digest_stored_pages, Ledger};
 use lode_store::{Options, Store};
 use serde_json::json;
 
@@ -26,7 +26,7 @@ pub fn open(dir: &Path, rebuild: bool) -> anyhow::Result<(Store<Ledger>, Ledger)
 pub fn persisted_digest(store: &Store<Ledger>) -> anyhow::Result<lode_store::Hash> {
     store.checkpoint().context("persisting the derived state")?;
     let (_, pages) = store.reader().state_pages().context("reading the derived state")?;
-    Ok(digest_pages(pages.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))))
+    digest_stored_pages(&pages).map_err(|e| anyhow::anyhow!("the stored projections do not decode: {e}"))
 }
 
 /// `lode rebuild`: regenerates every projection from the log alone.

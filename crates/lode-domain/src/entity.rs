@@ -37,6 +37,11 @@ pub const ENTITY_FORMAT_VERSION: u32 = 1;
 ///
 /// Ids are written as their UTF-8 text. The variants are declared in the order of their prefixes, so
 /// keys compare (`Ord`) exactly as their bytes do.
+///
+/// Values are compact JSON: struct fields in declaration order, maps and sets in key order, lists in
+/// their order, so the same state always gives the same bytes. An event chunk is a list of
+/// `{"id", "seq", "actor", "type", "corrections"}` in order of position; the events map only grows, so a
+/// checkpoint rewrites only the chunks that changed (a correction rewrites its target's chunk too).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum EntityKey {
@@ -153,8 +158,8 @@ impl State {
         std::mem::take(&mut self.dirty).into_iter().collect()
     }
 
-    /// The deterministic bytes of one entity (compact JSON, see the [module](self) and [`EntityKey`]),
-    /// or `None` if it does not exist.
+    /// The deterministic bytes of one entity (compact JSON, see [`EntityKey`]), or `None` if it does not
+    /// exist.
     pub fn entity_bytes(&self, key: &EntityKey) -> Option<Vec<u8>> {
         match key {
             EntityKey::EventChunk(n) => {
@@ -220,9 +225,15 @@ impl State {
                         return Err(RestoreError::WrongChunk { key: key.clone(), event: e.id, seq: e.seq });
                     }
                     let type_name = EVENT_TYPES.iter().copied().find(|t| *t == e.type_name).ok_or_else(|| {
-                        RestoreError::Decode { key: key.clone(), message: format!("unknown event type {:?}", e.type_name) }
+                        RestoreError::Decode {
+                            key: key.clone(),
+                            message: format!("unknown event type {:?}", e.type_name),
+                        }
                     })?;
-                    records.push((e.id, EventRecord { seq: e.seq, actor: e.actor, type_name, corrections: e.corrections }));
+                    records.push((
+                        e.id,
+                        EventRecord { seq: e.seq, actor: e.actor, type_name, corrections: e.corrections },
+                    ));
                 }
                 // Restoring a chunk again replaces it.
                 if let Some(first) = n.checked_mul(EVENT_CHUNK_EVENTS) {

@@ -5,6 +5,8 @@
 //! several runs, with fsync on as in production. `LODE_BENCH_EVENTS` sets the batched size
 //! (default 200,000).
 
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -127,7 +127,13 @@ pub struct Appended<R> {
     pub head: Head,
 }
 
-type Reply<R> = oneshot::Sender<Result<Appended<R>, AppendError>>;
+/// What an append request is answered with.
+type Answer<R> = Result<Appended<R>, AppendError>;
+type Reply<R> = oneshot::Sender<Answer<R>>;
+/// A request's outcome before its group is durable: positions and where it stopped.
+type Outcome<R> = Result<(Vec<Position>, Option<Stopped<R>>), AppendError>;
+/// Pages of persisted gate state: (key, value).
+pub type StatePages = Vec<(Vec<u8>, Vec<u8>)>;
 
 struct Request<G: Gate> {
     events: Vec<NewEvent<G::Payload>>,
@@ -152,7 +158,7 @@ pub struct Pipeline<'a, G: Gate> {
 /// An append request submitted through a [`Pipeline`], not yet answered.
 #[derive(Debug)]
 pub struct Ticket<R> {
-    rx: oneshot::Receiver<Result<Appended<R>, AppendError>>,
+    rx: oneshot::Receiver<Answer<R>>,
 }
 
 impl<R> Ticket<R> {
@@ -406,7 +412,7 @@ impl<G: Gate> Store<G> {
         &self,
         events: Vec<NewEvent<G::Payload>>,
         pipeline: Option<Arc<AtomicBool>>,
-    ) -> Result<oneshot::Receiver<Result<Appended<G::Rejection>, AppendError>>, AppendError> {
+    ) -> Result<oneshot::Receiver<Answer<G::Rejection>>, AppendError> {
         if events.len() > self.options.batch_events_max {
             return Err(AppendError::BatchTooLarge { events: events.len(), max: self.options.batch_events_max });
         }
@@ -484,7 +490,7 @@ struct SyncJob<R> {
     head: Head,
     /// Sync even if the head did not move (a checkpoint was written).
     force: bool,
-    replies: Vec<(Reply<R>, Result<(Vec<Position>, Option<Stopped<R>>), AppendError>)>,
+    replies: Vec<(Reply<R>, Outcome<R>)>,
 }
 
 /// A record composed in the current group, not yet written.
@@ -890,7 +896,7 @@ impl Reader {
     }
 
     /// The gate's persisted pages in key order, and the position they were persisted at.
-    pub fn state_pages(&self) -> Result<(Option<u64>, Vec<(Vec<u8>, Vec<u8>)>), ReadError> {
+    pub fn state_pages(&self) -> Result<(Option<u64>, StatePages), ReadError> {
         let mut pos = None;
         let mut out = Vec::new();
         for kv in self.shared.state.iter() {

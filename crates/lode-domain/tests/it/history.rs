@@ -47,19 +47,65 @@ pub fn history_world() -> Vec<Value> {
 /// One step of a history, with indices (taken modulo what exists) instead of names.
 #[derive(Debug, Clone)]
 pub enum Op {
-    Extract { mass: u64, mine: usize },
-    Ship { lot: usize, to: usize, count: usize },
-    Receive { shipment: usize, permille: i64, partial: bool },
-    Reject { shipment: usize },
-    Transform { lot: usize, extra: usize, give: u64, outputs: usize, loss: u64, additions: u64, form: usize, process: usize },
-    Move { lot: usize },
-    Consume { lot: usize, permille: u64 },
-    Adjust { lot: usize, delta: i64 },
-    Hold { lot: usize, place: bool },
-    Assay { lot: usize },
-    Attach { target: usize, shipment: bool },
-    Correct { event: usize },
-    Wild { lot: usize, actor: usize, site: usize, mass: u64, kind: usize },
+    Extract {
+        mass: u64,
+        mine: usize,
+    },
+    Ship {
+        lot: usize,
+        to: usize,
+        count: usize,
+    },
+    Receive {
+        shipment: usize,
+        permille: i64,
+        partial: bool,
+    },
+    Reject {
+        shipment: usize,
+    },
+    Transform {
+        lot: usize,
+        extra: usize,
+        give: u64,
+        outputs: usize,
+        loss: u64,
+        additions: u64,
+        form: usize,
+        process: usize,
+    },
+    Move {
+        lot: usize,
+    },
+    Consume {
+        lot: usize,
+        permille: u64,
+    },
+    Adjust {
+        lot: usize,
+        delta: i64,
+    },
+    Hold {
+        lot: usize,
+        place: bool,
+    },
+    Assay {
+        lot: usize,
+    },
+    Attach {
+        target: usize,
+        shipment: bool,
+    },
+    Correct {
+        event: usize,
+    },
+    Wild {
+        lot: usize,
+        actor: usize,
+        site: usize,
+        mass: u64,
+        kind: usize,
+    },
 }
 
 pub fn op() -> impl Strategy<Value = Op> {

@@ -1,5 +1,7 @@
 //! The integration tests of `lode-domain`, in one binary.
 
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
 mod canonical;
 mod conservation;
 mod coverage;

@@ -122,7 +122,12 @@ fn keys_round_trip_through_bytes_and_sort_as_their_bytes() {
         ledger.must(&event);
     }
     let mut keys = ledger.state.entity_keys();
-    keys.extend([EntityKey::EventChunk(0), EntityKey::EventChunk(1), EntityKey::EventChunk(256), EntityKey::EventChunk(u64::MAX)]);
+    keys.extend([
+        EntityKey::EventChunk(0),
+        EntityKey::EventChunk(1),
+        EntityKey::EventChunk(256),
+        EntityKey::EventChunk(u64::MAX),
+    ]);
     keys.sort();
     keys.dedup();
     for key in &keys {
@@ -154,7 +159,10 @@ fn the_same_state_gives_the_same_bytes() {
     assert_eq!(snapshot(&a), snapshot(&b));
     let lot = EntityKey::Lot(ORE.parse().expect("a lot id"));
     let text = String::from_utf8(a.entity_bytes(&lot).expect("the lot exists")).expect("JSON is UTF-8");
-    assert!(text.starts_with(r#"{"custodian":"vn-refiner","site":"vn-refinery-1","material":{"form":"ore"}"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"custodian":"vn-refiner","site":"vn-refinery-1","material":{"form":"ore"}"#),
+        "{text}"
+    );
     assert_eq!(a.entity_bytes(&EntityKey::Lot("NO-SUCH-LOT".parse().expect("a lot id"))), None);
 }
 
@@ -178,8 +186,8 @@ fn events_are_kept_in_chunks_by_position() {
     ledger.state.take_dirty();
 
     let seq = 50_000;
-    let mut envelope = parse_event(&serde_json::to_vec(&correct(OP, Uuid::from_u128(0x1001))).expect("serializes"))
-        .expect("parses");
+    let mut envelope =
+        parse_event(&serde_json::to_vec(&correct(OP, Uuid::from_u128(0x1001))).expect("serializes")).expect("parses");
     let id = Uuid::from_u128(0x9999);
     envelope.set_id(id);
     let ctx = Context { event_id: id, seq, recorded_at: recorded_at() };
@@ -238,7 +246,8 @@ fn bad_bytes_are_refused_naming_the_entity() {
     // The same event in two chunks.
     let mut state = State::default();
     state.restore_entity(&chunk, events.as_bytes()).expect("restores");
-    let mut first: serde_json::Value = serde_json::from_str::<Vec<serde_json::Value>>(&events).expect("a list")[0].clone();
+    let mut first: serde_json::Value =
+        serde_json::from_str::<Vec<serde_json::Value>>(&events).expect("a list")[0].clone();
     first["seq"] = EVENT_CHUNK_EVENTS.into();
     let moved = serde_json::to_string(&[first]).expect("serializes");
     let err = state.restore_entity(&EntityKey::EventChunk(1), moved.as_bytes()).expect_err("a duplicate");

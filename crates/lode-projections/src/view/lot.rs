@@ -116,11 +116,8 @@ impl Views {
             occurred_at: made.event.occurred_at.clone(),
         };
         let parents = lot.parents.iter().map(|p| link(p, &record.created)).collect();
-        let children = lot
-            .children
-            .iter()
-            .filter_map(|c| self.lots.get(&c.lot).map(|child| link(c, &child.created)))
-            .collect();
+        let children =
+            lot.children.iter().filter_map(|c| self.lots.get(&c.lot).map(|child| link(c, &child.created))).collect();
         let mut seen = BTreeSet::new();
         let corrections = record
             .events
@@ -133,7 +130,11 @@ impl Views {
         let mines = record
             .origin
             .shares()
-            .map(|(mine, ppm)| MineShare { mine: mine.clone(), country: state.site(mine.as_str()).map(|s| s.country), ppm })
+            .map(|(mine, ppm)| MineShare {
+                mine: mine.clone(),
+                country: state.site(mine.as_str()).map(|s| s.country),
+                ppm,
+            })
             .collect();
         Some(LotView {
             lot: lot_id.clone(),

@@ -65,6 +65,10 @@ use records::{Counted, InventoryTotals, LotRecord, Passage, ShipmentRecord};
 /// The most lots a custody chain or a lineage graph visits; beyond, the answer says it is truncated.
 pub const LINEAGE_LOTS_MAX: usize = 10_000;
 
+/// The version of the view entity encoding. A store that finds views written under another version
+/// rebuilds them from the log instead of restoring them.
+pub const VIEW_FORMAT_VERSION: u32 = 1;
+
 /// The views derived from the accepted events. Updated by [`Views::apply`] after each event; see the
 /// [module](self).
 #[derive(Debug, Clone, Default)]
@@ -238,27 +242,24 @@ impl Views {
             occurred_at: env.occurred_at_text().to_string(),
         };
         match env.event() {
-            Event::LotExtracted(e) => {
-                if !self.lots.contains_key(&e.lot) {
-                    let mut stages = StageCountries::default();
-                    if let Some(stage) = state.lot(e.lot.as_str()).and_then(|l| l.stage) {
-                        stages.insert(stage.stage, stage.country);
-                    }
-                    let created = Creation {
-                        event: stamp.clone(),
-                        process: None,
-                        site: e.site.clone(),
-                        permit: e.permit.clone(),
-                        additions_g: 0,
-                        loss_g: 0,
-                    };
-                    self.insert_lot(e.lot.clone(), created, Origin::mine(e.site.clone()), stages);
+            Event::LotExtracted(e) if !self.lots.contains_key(&e.lot) => {
+                let mut stages = StageCountries::default();
+                if let Some(stage) = state.lot(e.lot.as_str()).and_then(|l| l.stage) {
+                    stages.insert(stage.stage, stage.country);
                 }
+                let created = Creation {
+                    event: stamp.clone(),
+                    process: None,
+                    site: e.site.clone(),
+                    permit: e.permit.clone(),
+                    additions_g: 0,
+                    loss_g: 0,
+                };
+                self.insert_lot(e.lot.clone(), created, Origin::mine(e.site.clone()), stages);
             }
             Event::LotTransformed(e) => {
-                let origin = Origin::mix(
-                    e.inputs.iter().filter_map(|i| self.lots.get(&i.lot).map(|r| (i.mass_g, &r.origin))),
-                );
+                let origin =
+                    Origin::mix(e.inputs.iter().filter_map(|i| self.lots.get(&i.lot).map(|r| (i.mass_g, &r.origin))));
                 let mut inherited = StageCountries::default();
                 for input in &e.inputs {
                     if let Some(record) = self.lots.get(&input.lot) {
@@ -383,16 +384,14 @@ impl Views {
                     });
                 }
             }
-            Event::EventCorrected(e) => {
-                if state.event(&e.event).is_some() {
-                    self.corrections.entry(e.event).or_default().push(CorrectionInfo {
-                        corrects: e.event,
-                        reason: e.reason,
-                        note: e.note.clone(),
-                        event: stamp.clone(),
-                    });
-                    self.dirty.insert(ViewKey::Corrections(e.event));
-                }
+            Event::EventCorrected(e) if state.event(&e.event).is_some() => {
+                self.corrections.entry(e.event).or_default().push(CorrectionInfo {
+                    corrects: e.event,
+                    reason: e.reason,
+                    note: e.note.clone(),
+                    event: stamp.clone(),
+                });
+                self.dirty.insert(ViewKey::Corrections(e.event));
             }
             _ => {}
         }
@@ -499,13 +498,11 @@ impl Views {
         let mut keys: Vec<ViewKey> = Vec::new();
         keys.extend(self.corrections.keys().map(|id| ViewKey::Corrections(*id)));
         keys.extend(self.shipments.keys().map(|id| ViewKey::Shipment(id.clone())));
-        keys.extend(
-            self.inventory.keys().map(|(party, site, form)| ViewKey::Inventory {
-                party: party.clone(),
-                site: site.clone(),
-                form: *form,
-            }),
-        );
+        keys.extend(self.inventory.keys().map(|(party, site, form)| ViewKey::Inventory {
+            party: party.clone(),
+            site: site.clone(),
+            form: *form,
+        }));
         keys.extend(self.lots.keys().map(|id| ViewKey::Lot(id.clone())));
         // Inventory rows are held in form declaration order, keys sort forms as text.
         keys.sort();
@@ -560,7 +557,7 @@ impl Views {
     /// for each state entity, then `b'v'` followed by [`ViewKey::to_bytes`] for each view entity, each
     /// with its entity bytes. The hash starts with `lode projections v1\0`, then for each page the key's
     /// length (u32 big-endian), the key, the value's length (u32 big-endian) and the value: the same as
-    /// [`crate::digest_pages`] over the pages the ledger persists.
+    /// [`crate::digest_entities`] over the pages the ledger persists.
     pub fn digest(&self, state: &State) -> [u8; 32] {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"lode projections v1\0");

@@ -81,7 +81,7 @@ impl Origin {
         }
         // Largest remainder first; among equal remainders the first mine id (the list is in id order
         // and the sort is stable).
-        remainders.sort_by(|a, b| b.0.cmp(&a.0));
+        remainders.sort_by_key(|(remainder, _)| std::cmp::Reverse(*remainder));
         let missing = u128::from(ORIGIN_PPM_TOTAL).saturating_sub(assigned);
         for (_, mine) in remainders.iter().take(usize::try_from(missing).unwrap_or(usize::MAX)) {
             if let Some(share) = shares.get_mut(*mine) {

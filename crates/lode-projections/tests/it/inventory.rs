@@ -12,12 +12,24 @@ use crate::history::op;
 use crate::support::*;
 
 type Row = (String, String, Form, u128, u64, u128, u64);
+/// Active grams and lots, in-transit grams and lots, by party, site and form.
+type Totals = BTreeMap<(String, String, Form), (u128, u64, u128, u64)>;
 
 fn rows(book: &Book, filter: &InventoryFilter) -> Vec<Row> {
     book.views
         .inventory(filter)
         .into_iter()
-        .map(|r| (r.party.to_string(), r.site.to_string(), r.form, r.active_g, r.active_lots, r.in_transit_g, r.in_transit_lots))
+        .map(|r| {
+            (
+                r.party.to_string(),
+                r.site.to_string(),
+                r.form,
+                r.active_g,
+                r.active_lots,
+                r.in_transit_g,
+                r.in_transit_lots,
+            )
+        })
         .collect()
 }
 
@@ -45,14 +57,20 @@ fn inventory_follows_custody_site_form_and_status() {
     book.must(&extract("X-3", 3_000_000));
     assert_eq!(
         rows(&book, &all),
-        vec![row(MINER, MINE, Form::Ore, (5_000_000, 2), (0, 0)), row(REFINER, REFINERY, Form::Oxide, (500_000, 1), (0, 0))],
+        vec![
+            row(MINER, MINE, Form::Ore, (5_000_000, 2), (0, 0)),
+            row(REFINER, REFINERY, Form::Oxide, (500_000, 1), (0, 0))
+        ],
         "a closed lot does not count"
     );
 
     let refiner = InventoryFilter { party: Some(REFINER.parse().expect("a party")), ..InventoryFilter::default() };
     assert_eq!(rows(&book, &refiner).len(), 1);
-    let ore_at_refinery =
-        InventoryFilter { site: Some(REFINERY.parse().expect("a site")), form: Some(Form::Ore), ..InventoryFilter::default() };
+    let ore_at_refinery = InventoryFilter {
+        site: Some(REFINERY.parse().expect("a site")),
+        form: Some(Form::Ore),
+        ..InventoryFilter::default()
+    };
     assert_eq!(rows(&book, &ore_at_refinery), vec![]);
     let ore = InventoryFilter { form: Some(Form::Ore), ..InventoryFilter::default() };
     assert_eq!(rows(&book, &ore)[0].0, MINER);
@@ -74,7 +92,7 @@ proptest! {
         let balance = book.views.mass_balance(book.state());
         prop_assert!(balance.is_balanced(), "{:?}", balance);
 
-        let mut expected: BTreeMap<(String, String, Form), (u128, u64, u128, u64)> = BTreeMap::new();
+        let mut expected = Totals::new();
         for (_, lot) in book.state().lots() {
             let entry = expected.entry((lot.custodian.to_string(), lot.site.to_string(), lot.material.form)).or_default();
             match lot.status {
@@ -84,7 +102,7 @@ proptest! {
             }
         }
         expected.retain(|_, v| *v != (0, 0, 0, 0));
-        let got: BTreeMap<(String, String, Form), (u128, u64, u128, u64)> = rows(&book, &InventoryFilter::default())
+        let got: Totals = rows(&book, &InventoryFilter::default())
             .into_iter()
             .map(|(p, s, f, a, al, t, tl)| ((p, s, f), (a, al, t, tl)))
             .collect();

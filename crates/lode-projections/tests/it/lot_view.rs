@@ -91,7 +91,10 @@ fn parents_children_and_the_lineage_graph() {
         lineage.edges.iter().map(|e| (e.parent.as_str(), e.child.as_str(), e.input_g, e.output_g, e.process)).collect();
     assert_eq!(
         edges,
-        vec![(ORE, "P1", 600_000, 400_000, Some(Process::Split)), ("P1", "OX", 400_000, 100_000, Some(Process::Separation))]
+        vec![
+            (ORE, "P1", 600_000, 400_000, Some(Process::Split)),
+            ("P1", "OX", 400_000, 100_000, Some(Process::Separation))
+        ]
     );
     assert_eq!((lineage.edges[0].site.as_str(), lineage.edges[0].occurred_at.as_str()), (REFINERY, T0));
     assert!(!lineage.truncated);

@@ -1,5 +1,7 @@
 //! The integration tests of `lode-projections`, in one binary.
 
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
 // The domain's test ledger and history generator, included rather than copied, so that the views are
 // tested over the same histories as the rules. Not every helper is used here.
 #[allow(dead_code)]

@@ -21,7 +21,13 @@ fn blend(inputs: &[(&str, u64)], output: &str, mass_g: u64) -> Value {
 
 /// Lots of ore from three mines (au-mine-1 < cn-mine-1 < vn-mine-1), all moved to the mine's warehouse.
 fn mines() -> Vec<Value> {
-    let lots = [("A3", MINE_CN, 3_000_000), ("A5", MINE_CN, 5_000_000), ("B1", MINE_AU, 1_000_000), ("C1", MINE, 1_000_000), ("V2", MINE, 2_000_000)];
+    let lots = [
+        ("A3", MINE_CN, 3_000_000),
+        ("A5", MINE_CN, 5_000_000),
+        ("B1", MINE_AU, 1_000_000),
+        ("C1", MINE, 1_000_000),
+        ("V2", MINE, 2_000_000),
+    ];
     let mut events = history_world();
     for (lot, mine, mass) in lots {
         events.push(extract_at(lot, mine, mass));
@@ -37,19 +43,37 @@ const VN: &str = "vn-mine-1";
 #[test]
 fn origins_of_blends_and_splits() {
     let with_data = |event: Value, data: Value| merge(event, json!({ "data": data }));
-    let cases: Vec<(&str, Vec<Value>, &str, Vec<(&str, u32)>)> = vec![
+    // (name, events after `mines()`, lot, its expected shares)
+    type Case<'a> = (&'a str, Vec<Value>, &'a str, Vec<(&'a str, u32)>);
+    let cases: Vec<Case<'_>> = vec![
         ("an extracted lot is all its mine", vec![], "A3", vec![(CN, 1_000_000)]),
-        ("3 t from A and 1 t from B", vec![blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 4_000_000)], "X", vec![(AU, 250_000), (CN, 750_000)]),
-        ("weighted by the mass given, not held", vec![blend(&[("A5", 3_000_000), ("B1", 1_000_000)], "X", 4_000_000)], "X", vec![(AU, 250_000), (CN, 750_000)]),
+        (
+            "3 t from A and 1 t from B",
+            vec![blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 4_000_000)],
+            "X",
+            vec![(AU, 250_000), (CN, 750_000)],
+        ),
+        (
+            "weighted by the mass given, not held",
+            vec![blend(&[("A5", 3_000_000), ("B1", 1_000_000)], "X", 4_000_000)],
+            "X",
+            vec![(AU, 250_000), (CN, 750_000)],
+        ),
         (
             "untraced additions do not dilute",
-            vec![with_data(blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 4_500_000), json!({"additions_g": 500_000}))],
+            vec![with_data(
+                blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 4_500_000),
+                json!({"additions_g": 500_000}),
+            )],
             "X",
             vec![(AU, 250_000), (CN, 750_000)],
         ),
         (
             "the process loss does not matter",
-            vec![with_data(blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 3_000_000), json!({"loss_g": 1_000_000}))],
+            vec![with_data(
+                blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 3_000_000),
+                json!({"loss_g": 1_000_000}),
+            )],
             "X",
             vec![(AU, 250_000), (CN, 750_000)],
         ),
@@ -63,7 +87,13 @@ fn origins_of_blends_and_splits() {
             "a split keeps its input's origin",
             vec![
                 blend(&[("A3", 3_000_000), ("B1", 1_000_000)], "X", 4_000_000),
-                transform(MINER, "split", MINE_WH, &[("X", 4_000_000)], &[("Y1", ore(), 1_000_000), ("Y2", ore(), 3_000_000)]),
+                transform(
+                    MINER,
+                    "split",
+                    MINE_WH,
+                    &[("X", 4_000_000)],
+                    &[("Y1", ore(), 1_000_000), ("Y2", ore(), 3_000_000)],
+                ),
             ],
             "Y1",
             vec![(AU, 250_000), (CN, 750_000)],
@@ -175,12 +205,24 @@ fn stages_through_separation_metal_and_magnet() {
             receive(REFINER, "S1", &[("CN-ORE", 1_000_000)]),
             receive(REFINER, "S2", &[("AU-ORE", 1_000_000)]),
             loss(
-                transform(REFINER, "separation", REFINERY, &[("CN-ORE", 1_000_000), ("AU-ORE", 1_000_000)], &[("OX", oxide(&["Nd", "Pr"]), 1_500_000)]),
+                transform(
+                    REFINER,
+                    "separation",
+                    REFINERY,
+                    &[("CN-ORE", 1_000_000), ("AU-ORE", 1_000_000)],
+                    &[("OX", oxide(&["Nd", "Pr"]), 1_500_000)],
+                ),
                 500_000,
             ),
             moved(REFINER, "OX", metal_plant),
             loss(
-                transform(REFINER, "reduction", metal_plant, &[("OX", 1_500_000)], &[("MET", json!({"form": "metal", "elements": ["Nd"]}), 1_000_000)]),
+                transform(
+                    REFINER,
+                    "reduction",
+                    metal_plant,
+                    &[("OX", 1_500_000)],
+                    &[("MET", json!({"form": "metal", "elements": ["Nd"]}), 1_000_000)],
+                ),
                 500_000,
             ),
             ship(REFINER, "S3", &["MET"], metal_plant, MAKER, PLANT),
@@ -216,4 +258,23 @@ fn stages_through_separation_metal_and_magnet() {
             "stages": {"mining": ["AU", "CN"], "separation": ["VN"], "metal": ["CN"], "magnet": ["JP"]}
         })
     );
+}
+
+/// The generated histories must mix mines and reach later stages, or the property above says little.
+#[test]
+fn generated_histories_mix_mines_and_stages() {
+    use proptest::strategy::ValueTree as _;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut mixed, mut staged) = (0usize, 0usize);
+    for _ in 0..20 {
+        let ops = prop::collection::vec(op(), 60).new_tree(&mut runner).expect("a tree").current();
+        let book = generated(&ops);
+        for (id, _) in book.state().lots() {
+            mixed += usize::from(book.views.origin(id.as_str()).expect("an origin").shares().count() > 1);
+            staged += usize::from(book.views.stages(id.as_str()).expect("stages").iter().count() > 1);
+        }
+    }
+    assert!(mixed >= 10, "only {mixed} generated lots mix mines");
+    assert!(staged >= 10, "only {staged} generated lots went past mining");
 }

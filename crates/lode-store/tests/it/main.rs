@@ -1,5 +1,7 @@
 //! Integration tests of the store: one binary, modules by feature.
 
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
 mod append;
 mod concurrency;
 mod gate;
