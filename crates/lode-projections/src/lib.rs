@@ -62,6 +62,9 @@ struct Derived {
     views: Views,
     position: u64,
     since_checkpoint: u64,
+    /// Nothing persisted yet: the next checkpoint writes every page, so that entities that
+    /// never changed from their initial value (such as zero totals) are stored too.
+    stored: bool,
 }
 
 /// The custody rules, the state they check against and the views, shared between the store's
@@ -286,7 +289,7 @@ impl Gate for Ledger {
         position: u64,
         pages: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> Result<(), Box<dyn Error + Send + Sync>> {
-        let mut d = Derived { position, ..Derived::default() };
+        let mut d = Derived { position, stored: true, ..Derived::default() };
         let mut views = Vec::new();
         for (_, page) in pages {
             for (k, v) in decode_page(&page)? {
@@ -324,6 +327,11 @@ impl Gate for Ledger {
         let mut dirty: BTreeSet<u16> = BTreeSet::new();
         dirty.extend(d.state.take_dirty().iter().map(|k| page_of(&domain_key(k))));
         dirty.extend(d.views.take_dirty().iter().map(|k| page_of(&view_key(k))));
+        if !d.stored {
+            dirty.extend(d.state.entity_keys().iter().map(|k| page_of(&domain_key(k))));
+            dirty.extend(d.views.entity_keys().iter().map(|k| page_of(&view_key(k))));
+            d.stored = true;
+        }
         if dirty.is_empty() {
             return Some(Vec::new());
         }

@@ -13,6 +13,7 @@ mod support;
 mod history;
 
 mod book;
+mod concurrency;
 mod custody;
 mod inventory;
 mod lot_view;
