@@ -4,5 +4,6 @@
 
 mod cli;
 mod crash;
+mod query;
 mod rules;
 mod support;

@@ -79,6 +79,12 @@ pub struct InventoryArgs {
     /// Only lots of this material form (ore, concentrate, oxide, metal, alloy, magnet, …).
     #[arg(long, value_name = "FORM")]
     material: Option<String>,
+    /// As it stood at a past point: a log position, or an RFC 3339 time (the events recorded until then).
+    #[arg(long, value_name = "TIME|SEQ")]
+    as_of: Option<String>,
+    /// JSON lines (one row per line), or text for people.
+    #[arg(long, value_enum, default_value_t = crate::query::Format::Json)]
+    format: crate::query::Format,
 }
 
 /// `lode inventory`: active and in-transit mass by party, site and material form, as JSON lines.
@@ -88,13 +94,16 @@ pub fn inventory(dir: &Path, args: InventoryArgs) -> Result<(), Failed> {
         site: args.site.as_deref().map(str::parse).transpose().map_err(|e| anyhow::anyhow!("--site: {e}"))?,
         form: args.material.as_deref().map(parse_form).transpose()?,
     };
-    let (store, ledger) = open(dir, false)?;
-    let rows = ledger.read(|_, views| views.inventory(&filter));
-    store.close().context("closing the ledger")?;
-    for row in rows {
-        print_json(&serde_json::to_value(row)?)?;
-    }
-    Ok(())
+    let (rows, as_of) = match &args.as_of {
+        Some(as_of) => crate::query::inventory_as_of(dir, as_of, &filter)?,
+        None => {
+            let (store, ledger) = open(dir, false)?;
+            let rows = ledger.read(|_, views| views.inventory(&filter));
+            store.close().context("closing the ledger")?;
+            (rows, None)
+        }
+    };
+    crate::query::print_inventory(&rows, args.format, as_of)
 }
 
 fn parse_form(s: &str) -> anyhow::Result<lode_domain::Form> {

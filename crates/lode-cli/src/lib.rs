@@ -8,6 +8,7 @@ mod derived;
 mod generate;
 mod input;
 mod output;
+mod query;
 mod read;
 mod verify;
 
@@ -50,8 +51,16 @@ enum Command {
     Rebuild,
     /// Print a lot's state as JSON: custody, mass, material, lineage, holds, documents, assays, origin.
     Lot(derived::LotArgs),
-    /// Active and in-transit mass by party, site and material form, as JSON lines.
+    /// Active and in-transit mass by party, site and material form, as JSON lines; now or as of a past point.
     Inventory(derived::InventoryArgs),
+    /// Trace a lot back to the mines (origin, stages, every transformation), or forward for a recall.
+    Trace(query::TraceArgs),
+    /// Every handover of a lot and of its ancestors, in order.
+    Custody(query::CustodyArgs),
+    /// Audit a lot: origin, stages against covered countries, custody, findings. Exits 1 unless it passes.
+    Audit(query::AuditArgs),
+    /// List lots by custodian, material form, status and site.
+    Lots(query::LotsArgs),
     /// Print a realistic, deterministic custody history as JSON lines, for an empty ledger.
     Generate(generate::Args),
 }
@@ -90,6 +99,10 @@ pub fn main() -> ExitCode {
         Command::Rebuild => derived::rebuild(&data_dir),
         Command::Lot(args) => derived::lot(&data_dir, args),
         Command::Inventory(args) => derived::inventory(&data_dir, args),
+        Command::Trace(args) => query::trace(&data_dir, args),
+        Command::Custody(args) => query::custody(&data_dir, args),
+        Command::Audit(args) => query::audit(&data_dir, args),
+        Command::Lots(args) => query::lots(&data_dir, args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

@@ -317,49 +317,45 @@ impl Gate for Ledger {
         Ok(())
     }
 
-    fn checkpoint(&mut self, force: bool) -> Option<Vec<Page>> {
+    fn checkpoint(&mut self, force: bool, stored: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Option<Vec<Page>> {
         let mut d = self.inner.write().expect("ledger lock");
         if !force && d.since_checkpoint < CHECKPOINT_EVENTS {
             return None;
         }
         d.since_checkpoint = 0;
         let d = &mut *d;
-        let mut dirty: BTreeSet<u16> = BTreeSet::new();
-        dirty.extend(d.state.take_dirty().iter().map(|k| page_of(&domain_key(k))));
-        dirty.extend(d.views.take_dirty().iter().map(|k| page_of(&view_key(k))));
-        if !d.stored {
-            dirty.extend(d.state.entity_keys().iter().map(|k| page_of(&domain_key(k))));
-            dirty.extend(d.views.entity_keys().iter().map(|k| page_of(&view_key(k))));
+        // The entities each changed page must hold: on the first checkpoint every entity; after
+        // that, those the stored page holds (some may be gone now) and those that changed.
+        let mut members: BTreeMap<u16, BTreeSet<Vec<u8>>> = BTreeMap::new();
+        let (state_dirty, views_dirty) = (d.state.take_dirty(), d.views.take_dirty());
+        let changed = state_dirty.iter().map(domain_key).chain(views_dirty.iter().map(view_key));
+        if d.stored {
+            for k in changed {
+                members.entry(page_of(&k)).or_default().insert(k);
+            }
+            for (p, keys) in &mut members {
+                if let Some(page) = stored(&page_key(*p)) {
+                    match decode_page(&page) {
+                        Ok(entries) => keys.extend(entries.into_iter().map(|(k, _)| k.to_vec())),
+                        // Unreadable: persist nothing now; the next open rebuilds from the log.
+                        Err(e) => {
+                            tracing::warn!(page = p, error = e, "a stored page does not decode");
+                            return Some(Vec::new());
+                        }
+                    }
+                }
+            }
+        } else {
+            let (state_keys, view_keys) = (d.state.entity_keys(), d.views.entity_keys());
+            for k in state_keys.iter().map(domain_key).chain(view_keys.iter().map(view_key)) {
+                members.entry(page_of(&k)).or_default().insert(k);
+            }
             d.stored = true;
         }
-        if dirty.is_empty() {
-            return Some(Vec::new());
-        }
-        // Rewrite each changed page whole, from every entity that lives in it now.
-        let mut members: BTreeMap<u16, Vec<Vec<u8>>> = BTreeMap::new();
-        for k in d.state.entity_keys() {
-            let k = domain_key(&k);
-            let p = page_of(&k);
-            if dirty.contains(&p) {
-                members.entry(p).or_default().push(k);
-            }
-        }
-        for k in d.views.entity_keys() {
-            let k = view_key(&k);
-            let p = page_of(&k);
-            if dirty.contains(&p) {
-                members.entry(p).or_default().push(k);
-            }
-        }
-        let mut pages = Vec::with_capacity(dirty.len());
-        for p in dirty {
-            let mut entities: Vec<(Vec<u8>, Vec<u8>)> = members
-                .remove(&p)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|k| d.entity_bytes(&k).map(|v| (k, v)))
-                .collect();
-            entities.sort();
+        let mut pages = Vec::with_capacity(members.len());
+        for (p, keys) in members {
+            let entities: Vec<(Vec<u8>, Vec<u8>)> =
+                keys.into_iter().filter_map(|k| d.entity_bytes(&k).map(|v| (k, v))).collect();
             pages.push((page_key(p), (!entities.is_empty()).then(|| encode_page(&entities))));
         }
         Some(pages)

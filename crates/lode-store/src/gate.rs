@@ -60,7 +60,9 @@ pub trait Gate: Send + 'static {
     /// Pages of state changed since the last checkpoint (`None` value: delete the page), to be
     /// persisted at [`Gate::position`]; `None` when no checkpoint is due. `force` asks for one
     /// whatever is due (at close, or when asked). Page keys must not start with byte 0.
-    fn checkpoint(&mut self, _force: bool) -> Option<Vec<Page>> {
+    /// `stored` reads a page as it is stored now, so a gate can rewrite a page without keeping
+    /// in memory what every page holds.
+    fn checkpoint(&mut self, _force: bool, _stored: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Option<Vec<Page>> {
         None
     }
 

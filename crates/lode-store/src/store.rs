@@ -528,7 +528,11 @@ impl<G: Gate> Writer<G> {
 
     /// Writes the gate's changed pages and its position in one atomic sled batch.
     fn persist_gate(&mut self, force: bool) -> Result<(), String> {
-        let Some(pages) = self.gate.checkpoint(force) else { return Ok(()) };
+        let started = std::time::Instant::now();
+        let state = self.shared.state.clone();
+        let stored = move |key: &[u8]| state.get(key).ok().flatten().map(|v| v.to_vec());
+        let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
+        let n = pages.len();
         let mut batch = sled::Batch::default();
         for (k, v) in pages {
             assert!(k.first().is_some_and(|&b| b != 0), "gate page keys must not be empty or start with byte 0");
@@ -538,7 +542,10 @@ impl<G: Gate> Writer<G> {
             }
         }
         batch.insert(STATE_POSITION_KEY, &self.gate.position().to_be_bytes()[..]);
-        self.shared.state.apply_batch(batch).map_err(|e| format!("writing the derived state: {e}"))
+        let prepared = started.elapsed();
+        self.shared.state.apply_batch(batch).map_err(|e| format!("writing the derived state: {e}"))?;
+        tracing::info!(pages = n, position = self.gate.position(), ?prepared, total = ?started.elapsed(), "checkpoint");
+        Ok(())
     }
 
     /// Checks and composes a group, hands it to sled as one atomic batch, and passes it on to the

@@ -59,7 +59,7 @@ impl Gate for Counter {
         Ok(())
     }
 
-    fn checkpoint(&mut self, force: bool) -> Option<Vec<Page>> {
+    fn checkpoint(&mut self, force: bool, _stored: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Option<Vec<Page>> {
         if !force && self.dirty.len() < 50 {
             return None;
         }

@@ -1,0 +1,168 @@
+//! Writing answers for people: masses and shares with exact decimals computed on integers (never
+//! floating point), and lineages as Graphviz DOT.
+//!
+//! ```
+//! use lode_query::render::{mass, percent, share};
+//! assert_eq!(mass(19_990_000), "19.990 t");
+//! assert_eq!(mass(19_990_123), "19.990123 t");
+//! assert_eq!(mass(250_500), "250.500 kg");
+//! assert_eq!(share(750_000), "75.0000%");
+//! assert_eq!(percent(-10_000, 20_000_000), "-0.050%");
+//! ```
+
+use std::fmt::Write as _;
+
+use crate::trace::{TraceEdge, TracedLot};
+use crate::{TraceBack, TraceForward};
+
+const G_PER_KG: u64 = 1_000;
+const G_PER_T: u64 = 1_000_000;
+
+/// An integer with `,` between groups of three digits: `1,234,567`.
+pub fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A mass in grams, exactly: below a tonne in kilograms with three decimals (`250.500 kg`); from a
+/// tonne on in tonnes, with three decimals when it is whole kilograms (`19.990 t`) and six otherwise
+/// (`19.990123 t`).
+pub fn mass(g: u64) -> String {
+    if g < G_PER_T {
+        format!("{}.{:03} kg", thousands(u128::from(g / G_PER_KG)), g % G_PER_KG)
+    } else if g % G_PER_KG == 0 {
+        format!("{}.{:03} t", thousands(u128::from(g / G_PER_T)), (g % G_PER_T) / G_PER_KG)
+    } else {
+        format!("{}.{:06} t", thousands(u128::from(g / G_PER_T)), g % G_PER_T)
+    }
+}
+
+/// A signed mass difference in grams, as [`mass`] with a sign: `-10.000 kg`, `+1.250 t`, `0.000 kg`.
+pub fn signed_mass(g: i128) -> String {
+    let magnitude = u64::try_from(g.unsigned_abs()).unwrap_or(u64::MAX);
+    match g.signum() {
+        -1 => format!("-{}", mass(magnitude)),
+        1 => format!("+{}", mass(magnitude)),
+        _ => mass(0),
+    }
+}
+
+/// `part / whole` as a percentage with three decimals, truncated toward zero: `-0.050%`. A whole
+/// of 0 gives `0.000%`.
+pub fn percent(part: i128, whole: u128) -> String {
+    if whole == 0 {
+        return "0.000%".to_string();
+    }
+    // Thousandths of a percent: part × 100,000 / whole. Masses are at most 10^12 g, so this fits.
+    let scaled = part.unsigned_abs().saturating_mul(100_000) / whole;
+    let sign = if part < 0 && scaled > 0 { "-" } else { "" };
+    format!("{sign}{}.{:03}%", scaled / 1000, scaled % 1000)
+}
+
+/// A share in parts per million as a percentage with four decimals, exactly: `75.0000%`.
+pub fn share(ppm: u32) -> String {
+    format!("{}.{:04}%", ppm / 10_000, ppm % 10_000)
+}
+
+/// Parts per million with thousands separators: `750,000 ppm`.
+pub fn ppm(ppm: u32) -> String {
+    format!("{} ppm", thousands(u128::from(ppm)))
+}
+
+/// The date of an RFC 3339 time as written: its first ten characters (`2025-03-10`).
+pub fn date(occurred_at: &str) -> &str {
+    occurred_at.get(..10).unwrap_or(occurred_at)
+}
+
+impl TraceBack {
+    /// The lineage as Graphviz DOT: the mines on the left, the traced lot on the right, each
+    /// transformation an edge labelled with its process, site, date and masses.
+    pub fn to_dot(&self) -> String {
+        dot(&format!("trace back of {}", self.lot), &self.lots, &self.edges)
+    }
+}
+
+impl TraceForward {
+    /// The descendants as Graphviz DOT: the mine (if the lot was extracted) and the lot on the left,
+    /// what was made from it on the right.
+    pub fn to_dot(&self) -> String {
+        dot(&format!("trace forward of {}", self.lot), &self.lots, &self.edges)
+    }
+}
+
+/// A DOT quoted string.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn dot(title: &str, lots: &[TracedLot], edges: &[TraceEdge]) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "digraph lineage {{");
+    let _ = writeln!(out, "  label={};", quoted(title));
+    let _ = writeln!(out, "  rankdir=LR;");
+    let _ = writeln!(out, "  node [shape=box, fontname=\"Helvetica\", fontsize=10];");
+    let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
+    let mut mines: Vec<(&str, String)> = Vec::new();
+    for lot in lots {
+        let place = match lot.site_country {
+            Some(c) => format!("{} ({c})", lot.site),
+            None => lot.site.to_string(),
+        };
+        let label =
+            format!("{}\n{}, {}\n{} at {}, {}", lot.lot, lot.form, lot.status, mass(lot.mass_g), place, lot.custodian);
+        let style = if lot.generation == 0 { ", style=bold" } else { "" };
+        let _ = writeln!(out, "  {} [label={}{style}];", quoted(lot.lot.as_str()), quoted(&label));
+        if let Some(mine) = &lot.mine {
+            let node = format!("mine:{mine}");
+            if !mines.iter().any(|(m, _)| *m == mine.as_str()) {
+                let country = lot.made.country.map(|c| format!(" ({c})")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {} [label={}, shape=invhouse];",
+                    quoted(&node),
+                    quoted(&format!("mine {mine}{country}"))
+                );
+                mines.push((mine.as_str(), node.clone()));
+            }
+            let label = format!("extracted {}", date(&lot.made.occurred_at));
+            let _ = writeln!(out, "  {} -> {} [label={}];", quoted(&node), quoted(lot.lot.as_str()), quoted(&label));
+        }
+    }
+    for e in edges {
+        let process = e.process.map_or("transformed", |p| p.as_str());
+        let place = match e.country {
+            Some(c) => format!("{} ({c})", e.site),
+            None => e.site.to_string(),
+        };
+        let label =
+            format!("{process} at {place}\n{}\n{} → {}", date(&e.occurred_at), mass(e.input_g), mass(e.output_g));
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}];",
+            quoted(e.parent.as_str()),
+            quoted(e.child.as_str()),
+            quoted(&label)
+        );
+    }
+    let _ = writeln!(out, "}}");
+    out
+}

@@ -1,0 +1,11 @@
+//! The integration tests of `lode-query`, in one binary.
+
+#![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
+
+mod custody;
+mod findings;
+mod inventory;
+mod lots;
+mod render;
+mod support;
+mod trace;
