@@ -4,6 +4,7 @@
 
 mod cli;
 mod crash;
+mod demo;
 mod query;
 mod rules;
 mod support;

@@ -4,6 +4,7 @@
 //! Exit codes: 0 ok; 1 an event was rejected or verification failed; 2 usage or I/O error.
 
 mod append;
+mod demo;
 mod derived;
 mod generate;
 mod input;
@@ -47,6 +48,9 @@ enum Command {
     /// Export the ledger.
     #[command(subcommand)]
     Export(read::Export),
+    /// Load the demo supply chain (fictional) into a ledger and tell its story
+    /// (data directory: ./lode-demo unless --data-dir is given).
+    Demo,
     /// Regenerate every projection from the log alone and print their digest.
     Rebuild,
     /// Print a lot's state as JSON: custody, mass, material, lineage, holds, documents, assays, origin.
@@ -90,12 +94,14 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let demo_dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(demo::DEMO_DATA_DIR));
     let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let result = match cli.command {
         Command::Append(args) => append::run(&data_dir, args),
         Command::Log(args) => read::log(&data_dir, args),
         Command::Verify(args) => verify::run(&data_dir, args),
         Command::Export(e) => read::export(&data_dir, e),
+        Command::Demo => demo::run(&demo_dir),
         Command::Rebuild => derived::rebuild(&data_dir),
         Command::Lot(args) => derived::lot(&data_dir, args),
         Command::Inventory(args) => derived::inventory(&data_dir, args),

@@ -96,7 +96,7 @@ enum Trace {
     Forward(TraceForward),
 }
 
-fn write_trace_back(out: &mut impl Write, t: &TraceBack) -> std::io::Result<()> {
+pub(crate) fn write_trace_back(out: &mut impl Write, t: &TraceBack) -> std::io::Result<()> {
     writeln!(out, "Trace back of {}", t.lot)?;
     writeln!(out, "  {}", describe(&t.lots[0]))?;
     writeln!(
@@ -258,7 +258,7 @@ pub fn custody(dir: &Path, args: CustodyArgs) -> Result<(), Failed> {
     Ok(())
 }
 
-fn write_custody(out: &mut impl Write, c: &Custody) -> std::io::Result<()> {
+pub(crate) fn write_custody(out: &mut impl Write, c: &Custody) -> std::io::Result<()> {
     writeln!(out, "Custody chain of {}: {}", c.lot, count(c.handovers.len(), "handover", "handovers"))?;
     if c.truncated {
         writeln!(out, "  truncated: the ancestry has too many lots; some handovers are missing")?;
@@ -380,7 +380,7 @@ fn parse_countries(list: &str) -> anyhow::Result<BTreeSet<Country>> {
         .collect()
 }
 
-fn write_audit(out: &mut impl Write, a: &Audit) -> std::io::Result<()> {
+pub(crate) fn write_audit(out: &mut impl Write, a: &Audit) -> std::io::Result<()> {
     let result = if a.passed() { "passed" } else { "did not pass" };
     writeln!(out, "Audit of {}: {result}", a.lot)?;
     writeln!(out, "  {}, {}, {} at {}, held by {}", a.form, status(a.status), mass(a.mass_g), a.site, a.custodian)?;
