@@ -60,13 +60,22 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
             if args.log.is_none() {
                 // The log is intact; now the projections: those the ledger keeps must equal those
                 // derived afresh from the log.
-                let (store, ledger) = crate::derived::open(dir, false)?;
-                let live = crate::derived::persisted_digest(&store)?;
-                let fresh = lode_projections::Ledger::from_log(&store.reader())
-                    .map_err(|e| anyhow::anyhow!("deriving the projections from the log: {e}"))?
-                    .digest();
-                drop(ledger);
-                store.close().context("closing the ledger")?;
+                // One derived state in memory at a time: first the stored one, brought up to
+                // the log's head and persisted, then one derived afresh from the log alone.
+                let live = {
+                    let (store, _ledger) = crate::derived::open(dir, false)?;
+                    let digest = crate::derived::persisted_digest(&store)?;
+                    store.close().context("closing the ledger")?;
+                    digest
+                };
+                let fresh = {
+                    let store = crate::read::open_log(dir)?;
+                    let digest = lode_projections::Ledger::from_log(&store.reader())
+                        .map_err(|e| anyhow::anyhow!("deriving the projections from the log: {e}"))?
+                        .digest();
+                    store.close().context("closing the ledger")?;
+                    digest
+                };
                 out["projections"] = json!(live.to_hex());
                 out["projections_match"] = json!(live == fresh);
                 if live != fresh {

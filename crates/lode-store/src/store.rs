@@ -569,9 +569,10 @@ impl<G: Gate> Writer<G> {
         let mut next_seq = self.head.seq + 1;
         let mut failure = None;
         let force_checkpoint = group.iter().any(|r| r.checkpoint);
+        let mut requests = group.into_iter();
         {
             let index = self.shared.index.read().expect("index lock");
-            'requests: for req in group {
+            'requests: for req in requests.by_ref() {
                 if req.pipeline.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
                     replies.push((req.reply, Err(AppendError::PipelineStopped)));
                     continue;
@@ -653,11 +654,18 @@ impl<G: Gate> Writer<G> {
                 replies.push((req.reply, Ok((positions, stopped))));
             }
         }
+        // Requests a failure left unprocessed.
+        let unanswered: Vec<Request<G>> = requests.collect();
         if let Some(why) = failure {
             // The gate may have admitted events that will now never be written: refuse all
             // further writes until the store is reopened and the gate rebuilt.
             self.poison(&why);
-            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
+            let replies = replies
+                .into_iter()
+                .map(|(r, _)| r)
+                .chain(unanswered.into_iter().map(|req| req.reply))
+                .map(|r| (r, Err(AppendError::Storage(why.clone()))))
+                .collect();
             let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: false });
             return;
         }
