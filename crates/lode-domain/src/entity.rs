@@ -155,7 +155,9 @@ impl State {
     /// The set may name entities whose bytes did not change, never miss one that did. Until it is taken
     /// it grows up to the number of entities.
     pub fn take_dirty(&mut self) -> Vec<EntityKey> {
-        std::mem::take(&mut self.dirty).into_iter().collect()
+        let mut keys: Vec<EntityKey> = std::mem::take(&mut self.dirty).into_iter().collect();
+        keys.sort();
+        keys
     }
 
     /// The deterministic bytes of one entity (compact JSON, see [`EntityKey`]), or `None` if it does not

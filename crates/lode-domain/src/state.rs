@@ -1,6 +1,6 @@
 //! The ledger state the rules read and the effects of accepted events on it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -233,7 +233,8 @@ pub struct State {
     pub(crate) event_index: BTreeSet<(u64, Uuid)>,
     pub(crate) totals: MassTotals,
     /// The entities [`apply`] changed since the last [`State::take_dirty`].
-    pub(crate) dirty: BTreeSet<EntityKey>,
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
+    pub(crate) dirty: HashSet<EntityKey>,
 }
 
 /// Two states are equal when they hold the same ledger state. Which entities changed since the last

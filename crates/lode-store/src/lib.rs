@@ -33,6 +33,7 @@
 pub mod block;
 mod error;
 mod gate;
+pub mod merkle;
 pub mod record;
 mod store;
 mod subscribe;

@@ -43,7 +43,7 @@ pub mod origin;
 mod records;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use lode_domain::{
@@ -78,7 +78,8 @@ pub struct Views {
     inventory: BTreeMap<(PartyId, SiteId, Form), InventoryTotals>,
     /// Corrections by the event they correct.
     corrections: BTreeMap<Uuid, Vec<CorrectionInfo>>,
-    dirty: BTreeSet<ViewKey>,
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
+    dirty: HashSet<ViewKey>,
 }
 
 /// Views are equal when they hold the same views; what changed since the last checkpoint is bookkeeping.
@@ -490,7 +491,9 @@ impl Views {
     /// duplicates. A key whose [`Views::entity_bytes`] is `None` was deleted (an inventory row that
     /// became empty) and is to be removed from storage.
     pub fn take_dirty(&mut self) -> Vec<ViewKey> {
-        std::mem::take(&mut self.dirty).into_iter().collect()
+        let mut keys: Vec<ViewKey> = std::mem::take(&mut self.dirty).into_iter().collect();
+        keys.sort();
+        keys
     }
 
     /// Every existing view entity's key, sorted (which is also the order of their bytes).
