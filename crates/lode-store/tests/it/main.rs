@@ -5,5 +5,6 @@
 mod append;
 mod concurrency;
 mod gate;
+mod merkle;
 mod support;
 mod tamper;
