@@ -5,6 +5,7 @@
 mod cli;
 mod crash;
 mod demo;
+mod prove;
 mod query;
 mod rules;
 mod support;

@@ -9,6 +9,7 @@ mod derived;
 mod generate;
 mod input;
 mod output;
+mod prove;
 mod query;
 mod read;
 mod verify;
@@ -51,6 +52,10 @@ enum Command {
     /// Load the demo supply chain (fictional) into a ledger and tell its story
     /// (data directory: ./lode-demo unless --data-dir is given).
     Demo,
+    /// Merkle proofs (RFC 9162 with BLAKE3) that a record is in the log, or that the log
+    /// extends an earlier one, as JSON.
+    #[command(subcommand)]
+    Prove(prove::Prove),
     /// Regenerate every projection from the log alone and print their digest.
     Rebuild,
     /// Print a lot's state as JSON: custody, mass, material, lineage, holds, documents, assays, origin.
@@ -102,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&data_dir, args),
         Command::Export(e) => read::export(&data_dir, e),
         Command::Demo => demo::run(&demo_dir),
+        Command::Prove(p) => prove::run(&data_dir, p),
         Command::Rebuild => derived::rebuild(&data_dir),
         Command::Lot(args) => derived::lot(&data_dir, args),
         Command::Inventory(args) => derived::inventory(&data_dir, args),

@@ -13,6 +13,21 @@ use crate::record::Hash;
 pub const BLOCK_PREFIX: u8 = b'b';
 /// Key prefix of index segments.
 pub const SEGMENT_PREFIX: u8 = b'x';
+/// Key prefix of Merkle node pages: `n` ‖ level (u8) ‖ page (u64 BE).
+pub const NODE_PAGE_PREFIX: u8 = b'n';
+/// Merkle nodes per page: page `p` of level `L` holds the hashes of nodes `p·256 …` of that level,
+/// 32 bytes each, as many as are complete.
+pub const NODES_PER_PAGE: u64 = 256;
+
+/// The key of a Merkle node page.
+pub fn node_page_key(level: u8, page: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = NODE_PAGE_PREFIX;
+    k[1] = level;
+    k[2..].copy_from_slice(&page.to_be_bytes());
+    k
+}
+
 /// Key of the head: `seq` (u64 BE) ‖ chain hash (32 bytes) ‖ last `recorded_at` (i64 BE, µs).
 pub const HEAD_KEY: &[u8] = b"h";
 /// Key of the format version.

@@ -9,7 +9,8 @@
 //!   from the log and then follow it live.
 //! - [`verify_store`] and [`verify_lines`] recompute every hash and name the first bad position.
 //! - [`merkle`] is an RFC 9162 Merkle tree over the records' leaf hashes, with inclusion and
-//!   consistency proofs and their verifiers (not yet maintained by the writer).
+//!   consistency proofs and their verifiers; the writer keeps the tree's nodes as it appends, and
+//!   [`Reader::merkle_root`] and the proof methods answer for any durable size.
 //!
 //! The store knows nothing of lots: to it, the lots an event touches are *streams*, opaque names.
 //! `docs/format.md` describes records, hashing and the sled layout byte by byte.

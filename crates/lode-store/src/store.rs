@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::block::{self, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
 use crate::error::{AppendError, OpenError, ReadError, StopReason};
 use crate::gate::{Candidate, Gate, Open};
+use crate::merkle;
 use crate::record::{self, Hash};
 
 /// Tunable limits and durability settings. Every limit is named with its unit last.
@@ -340,6 +341,13 @@ impl<G: Gate> Store<G> {
             .name("lode-syncer".into())
             .spawn(move || syncer_state.run())
             .map_err(storage)?;
+        let reader = Reader { shared: shared.clone() };
+        let tree = match merkle::Appender::from_store(&reader, head.seq) {
+            Some(tree) => tree,
+            // A ledger written before the tree was kept, or whose node pages were lost: the
+            // nodes derive from the leaf hashes in the index segments, so build them again.
+            None => rebuild_tree(&shared.log, head.seq).map_err(OpenError::Corrupt)?,
+        };
         let writer_state = Writer {
             shared: shared.clone(),
             gate,
@@ -348,6 +356,8 @@ impl<G: Gate> Store<G> {
             head,
             last_recorded_us: stored.recorded_at_us,
             sync_tx,
+            merkle: tree,
+            node_pages: HashMap::new(),
         };
         let writer = std::thread::Builder::new()
             .name("lode-writer".into())
@@ -483,6 +493,9 @@ struct Writer<G: Gate> {
     head: Head,
     last_recorded_us: i64,
     sync_tx: SyncSender<SyncJob<G::Rejection>>,
+    /// The Merkle tree's right frontier, and the pages of nodes being filled, by (level, page).
+    merkle: merkle::Appender,
+    node_pages: HashMap<(u8, u64), Vec<u8>>,
 }
 
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
@@ -753,6 +766,45 @@ impl<G: Gate> Writer<G> {
             batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
             start = end;
         }
+        // The Merkle tree's new complete nodes (levels above the leaves, which the index segments
+        // hold), appended to their pages.
+        let mut touched = std::collections::BTreeSet::new();
+        for p in pending {
+            for (level, index, hash) in self.merkle.push(p.leaf) {
+                if level == 0 {
+                    continue;
+                }
+                let page_no = index / block::NODES_PER_PAGE;
+                let page = match self.node_pages.entry((level, page_no)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let stored = self
+                            .shared
+                            .log
+                            .get(block::node_page_key(level, page_no))
+                            .map_err(|e| format!("reading a Merkle node page: {e}"))?;
+                        e.insert(stored.map(|v| v.to_vec()).unwrap_or_default())
+                    }
+                };
+                let offset = (index % block::NODES_PER_PAGE) as usize * 32;
+                if page.len() != offset {
+                    return Err(format!(
+                        "Merkle node page {level}/{page_no} holds {} bytes, expected {offset}",
+                        page.len()
+                    ));
+                }
+                page.extend_from_slice(&hash.0);
+                touched.insert((level, page_no));
+            }
+        }
+        for (level, page_no) in touched {
+            let page = &self.node_pages[&(level, page_no)];
+            batch.insert(&block::node_page_key(level, page_no), page.as_slice());
+            if page.len() as u64 == block::NODES_PER_PAGE * 32 {
+                // Full pages never change again.
+                self.node_pages.remove(&(level, page_no));
+            }
+        }
         batch.insert(HEAD_KEY, &head.encode()[..]);
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
         Ok(firsts)
@@ -836,6 +888,33 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
         return Err("it is not an object".into());
     }
     Ok(())
+}
+
+/// Builds the Merkle tree's node pages from the leaf hashes in the index segments, writes them,
+/// and returns the tree's frontier.
+fn rebuild_tree(log: &sled::Tree, head: u64) -> Result<merkle::Appender, String> {
+    tracing::warn!(head, "building the Merkle tree's nodes from the index segments");
+    let mut tree = merkle::Appender::new();
+    let mut pages: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+    for kv in log.scan_prefix([SEGMENT_PREFIX]) {
+        let (_, v) = kv.map_err(|e| e.to_string())?;
+        for entry in block::decode_segment(&v).map_err(|e| e.to_string())? {
+            for (level, index, hash) in tree.push(entry.leaf) {
+                if level > 0 {
+                    pages.entry((level, index / block::NODES_PER_PAGE)).or_default().extend_from_slice(&hash.0);
+                }
+            }
+        }
+    }
+    if tree.size() != head {
+        return Err(format!("the index segments list {} records, the head is at {head}", tree.size()));
+    }
+    let mut batch = sled::Batch::default();
+    for ((level, page), bytes) in pages {
+        batch.insert(&block::node_page_key(level, page), bytes);
+    }
+    log.apply_batch(batch).map_err(|e| e.to_string())?;
+    Ok(tree)
 }
 
 /// Restores the gate from its persisted pages, if any and not ahead of the log; otherwise leaves
@@ -1038,6 +1117,45 @@ fn to_record(seq: u64, bytes: Vec<u8>) -> Result<Record, ReadError> {
         return Err(ReadError::Corrupt { seq, why: format!("the record there says seq {}", rec.seq) });
     }
     Ok(rec)
+}
+
+impl merkle::NodeStore for Reader {
+    /// Leaves come from the index segments, other complete nodes from the node pages.
+    fn node(&self, level: u8, index: u64) -> Option<Hash> {
+        if level == 0 {
+            let seq = index.checked_add(1)?;
+            let first = self.block_first(seq);
+            let seg = self.shared.log.get(block::key(SEGMENT_PREFIX, first)).ok()??;
+            let entries = block::decode_segment(&seg).ok()?;
+            return entries.get(usize::try_from(seq - first).ok()?).map(|e| e.leaf);
+        }
+        let page = self.shared.log.get(block::node_page_key(level, index / block::NODES_PER_PAGE)).ok()??;
+        let at = (index % block::NODES_PER_PAGE) as usize * 32;
+        page.get(at..at + 32).map(|b| Hash(b.try_into().expect("32 bytes")))
+    }
+}
+
+impl Reader {
+    /// The Merkle tree root of the first `size` records (RFC 9162, BLAKE3), if durable.
+    pub fn merkle_root(&self, size: u64) -> Option<Hash> {
+        (size <= self.head().seq).then(|| merkle::root(self, size)).flatten()
+    }
+
+    /// The inclusion proof of record `seq` in the tree of the first `size` records.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Option<Vec<Hash>> {
+        if seq == 0 || size > self.head().seq {
+            return None;
+        }
+        merkle::inclusion_proof(self, seq - 1, size)
+    }
+
+    /// The proof that the tree of the first `new` records extends the tree of the first `old`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
+        if new > self.head().seq {
+            return None;
+        }
+        merkle::consistency_proof(self, old, new)
+    }
 }
 
 /// Iterator over records, returned by [`Reader::iter_from`].

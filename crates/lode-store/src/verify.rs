@@ -255,6 +255,7 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
     };
     let mut v = ChainVerifier::new(expect);
     let mut segments = log.scan_prefix([SEGMENT_PREFIX]);
+    let mut tree = MerkleCheck::default();
     for kv in log.scan_prefix([BLOCK_PREFIX]) {
         let seq = v.next_seq;
         let (k, block_value) = kv.map_err(|e| storage(seq, e))?;
@@ -284,6 +285,7 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
             if entry.id != h.id || entry.leaf != leaf || !streams_match {
                 return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
             }
+            tree.push(log, at, leaf)?;
         }
         if let Some((i, e)) = framing {
             return Err(Failure { seq: first + i as u64, what: e.to_string() });
@@ -302,6 +304,44 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
         return Err(Failure { seq: at, what: "an index segment points past the last block".into() });
     }
     v.finish(stored_head)
+}
+
+/// Recomputes the Merkle tree along the walk and compares every stored node, holding only the
+/// tree's frontier and one node page per level.
+#[derive(Default)]
+struct MerkleCheck {
+    appender: crate::merkle::Appender,
+    pages: std::collections::HashMap<u8, (u64, sled::IVec)>,
+}
+
+impl MerkleCheck {
+    fn push(&mut self, log: &sled::Tree, seq: u64, leaf: Hash) -> Result<(), Failure> {
+        for (level, index, hash) in self.appender.push(leaf) {
+            if level == 0 {
+                continue;
+            }
+            let page_no = index / block::NODES_PER_PAGE;
+            if self.pages.get(&level).is_none_or(|(p, _)| *p != page_no) {
+                let page = log
+                    .get(block::node_page_key(level, page_no))
+                    .map_err(|e| Failure { seq, what: format!("storage failure: {e}") })?
+                    .ok_or_else(|| Failure {
+                        seq,
+                        what: format!("the Merkle node page {level}/{page_no} is missing"),
+                    })?;
+                self.pages.insert(level, (page_no, page));
+            }
+            let (_, page) = &self.pages[&level];
+            let at = (index % block::NODES_PER_PAGE) as usize * 32;
+            if page.get(at..at + 32) != Some(&hash.0[..]) {
+                return Err(Failure {
+                    seq,
+                    what: format!("the stored Merkle node {index} at level {level} does not match the records"),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 type Parsed<'a> = (Result<Header<'a>, record::Malformed>, Hash);

@@ -8,3 +8,4 @@ mod gate;
 mod merkle;
 mod support;
 mod tamper;
+mod tree;
