@@ -4,10 +4,12 @@
 //! Exit codes: 0 ok; 1 an event was rejected or verification failed; 2 usage or I/O error.
 
 mod append;
+mod checkpoint;
 mod demo;
 mod derived;
 mod generate;
 mod input;
+mod keygen;
 mod output;
 mod prove;
 mod query;
@@ -72,6 +74,10 @@ enum Command {
     Lots(query::LotsArgs),
     /// Print a realistic, deterministic custody history as JSON lines, for an empty ledger.
     Generate(generate::Args),
+    /// Make the operator's Ed25519 key pair: PREFIX.key (secret) and PREFIX.pub (C2SP verifier key).
+    Keygen(keygen::KeygenArgs),
+    /// Print the log's size, Merkle root and chain head as a signed C2SP tlog-checkpoint note.
+    Checkpoint(keygen::CheckpointArgs),
 }
 
 /// An error with the exit code it should end the process with.
@@ -116,6 +122,8 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => query::audit(&data_dir, args),
         Command::Lots(args) => query::lots(&data_dir, args),
         Command::Generate(args) => generate::run(args),
+        Command::Keygen(args) => keygen::keygen(args),
+        Command::Checkpoint(args) => keygen::checkpoint(&data_dir, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

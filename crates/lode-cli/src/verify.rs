@@ -23,6 +23,13 @@ pub struct Args {
     /// The position of --head (the `events` that verification printed then).
     #[arg(long, value_name = "SEQ", requires = "head")]
     at: Option<u64>,
+    /// A signed checkpoint (from `lode checkpoint`): the log must extend it. Give the operator's
+    /// verifier key with --key.
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "log")]
+    checkpoint: Option<PathBuf>,
+    /// The verifier key (PREFIX.pub from `lode keygen`) that signed --checkpoint.
+    #[arg(long, value_name = "PUBFILE", requires = "checkpoint")]
+    key: Option<PathBuf>,
 }
 
 pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
@@ -32,6 +39,11 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
                 .with_context(|| format!("--head {hex:?} is not 64 lowercase hexadecimal digits"))?;
             Some(Head { seq, hash })
         }
+        _ => None,
+    };
+    // The note's signature first, so that a forged checkpoint fails before the long walk.
+    let checkpoint = match (&args.checkpoint, &args.key) {
+        (Some(note), Some(key)) => Some(crate::keygen::open_note(note, key)?),
         _ => None,
     };
     let started = Instant::now();
@@ -84,6 +96,12 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
                     return Err(rejected(anyhow::anyhow!(
                         "the stored projections ({live}) differ from those derived from the log ({fresh}): run `lode rebuild`"
                     )));
+                }
+                if let Some(cp) = &checkpoint {
+                    let store = crate::read::open_log(dir)?;
+                    let checked = crate::keygen::check_log(&store.reader(), cp, &mut out);
+                    store.close().context("closing the ledger")?;
+                    checked?;
                 }
             }
             print_json(&out)?;
