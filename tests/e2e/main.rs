@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
 
+mod bundle;
 mod checkpoint;
 mod cli;
 mod crash;

@@ -158,7 +158,12 @@ impl SecretKey {
 
     /// Signs `checkpoint`: the whole note, ready to print.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
-        let body = body(checkpoint);
+        self.sign_body(&body(checkpoint))
+    }
+
+    /// Signs a body: [`body`]'s output, optionally followed by extension lines, each ending
+    /// with a line feed. The whole note, ready to print.
+    pub fn sign_body(&self, body: &str) -> String {
         let signature = self.key.sign(body.as_bytes());
         let mut raw = self.verifier().id().to_be_bytes().to_vec();
         raw.extend_from_slice(&signature.to_bytes());

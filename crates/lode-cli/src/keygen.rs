@@ -40,7 +40,7 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Reads a small text file, refusing one over `max` bytes.
-fn read_small(path: &Path, max: u64) -> anyhow::Result<String> {
+pub(crate) fn read_small(path: &Path, max: u64) -> anyhow::Result<String> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut text = String::new();
     f.take(max + 1).read_to_string(&mut text).with_context(|| format!("reading {}", path.display()))?;
@@ -95,7 +95,7 @@ pub fn keygen(args: KeygenArgs) -> Result<(), Failed> {
 }
 
 /// `lode/<name of the data directory>`.
-fn default_origin(dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn default_origin(dir: &Path) -> anyhow::Result<String> {
     let abs = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let name = abs
         .components()

@@ -4,6 +4,7 @@
 //! Exit codes: 0 ok; 1 an event was rejected or verification failed; 2 usage or I/O error.
 
 mod append;
+mod bundle;
 mod checkpoint;
 mod demo;
 mod derived;
@@ -78,6 +79,11 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Print the log's size, Merkle root and chain head as a signed C2SP tlog-checkpoint note.
     Checkpoint(keygen::CheckpointArgs),
+    /// Write an audit bundle: a signed checkpoint, the records a lot's trace and custody derive
+    /// from, and their inclusion proofs, in one JSON file.
+    Bundle(bundle::BundleArgs),
+    /// Verify an audit bundle without the ledger and print the lot's trace back and custody.
+    VerifyBundle(bundle::VerifyBundleArgs),
 }
 
 /// An error with the exit code it should end the process with.
@@ -124,6 +130,8 @@ pub fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Keygen(args) => keygen::keygen(args),
         Command::Checkpoint(args) => keygen::checkpoint(&data_dir, args),
+        Command::Bundle(args) => bundle::bundle(&data_dir, args),
+        Command::VerifyBundle(args) => bundle::verify_bundle(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
