@@ -25,23 +25,17 @@ const COVERED_MAGNET: &str = "KR-MAG-2025-0001";
 fn demo_events() -> anyhow::Result<Vec<NewEvent<lode_domain::Envelope>>> {
     let mut out = Vec::new();
     for (i, line) in DEMO_EVENTS.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let mut env = lode_domain::parse_event(line.as_bytes())
-            .map_err(|e| anyhow::anyhow!("data/demo/events.jsonl line {}: {e}", i + 1))?;
-        let id = match env.id() {
-            Some(id) => id,
-            None => {
-                let mut h = blake3::Hasher::new();
-                h.update(b"lode demo event\0");
-                h.update(&(i as u64).to_be_bytes());
-                h.update(line.as_bytes());
-                let bytes: [u8; 16] = h.finalize().as_bytes()[..16].try_into().expect("16 of 32 bytes");
-                let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-                env.set_id(id);
-                id
-            }
+        let derived_id = || {
+            let mut h = blake3::Hasher::new();
+            h.update(b"lode demo event\0");
+            h.update(&(i as u64).to_be_bytes());
+            h.update(line.as_bytes());
+            let bytes: [u8; 16] = h.finalize().as_bytes()[..16].try_into().expect("16 of 32 bytes");
+            uuid::Builder::from_random_bytes(bytes).into_uuid()
         };
-        let expected = env.expected().iter().map(|(lot, v)| (lot.to_string(), *v)).collect();
-        out.push(NewEvent { id, event: env.canonical_json(), expected, payload: env });
+        let ev = lode_projections::prepare_event_with(line.as_bytes(), derived_id)
+            .map_err(|e| anyhow::anyhow!("data/demo/events.jsonl line {}: {e}", i + 1))?;
+        out.push(ev);
     }
     Ok(out)
 }

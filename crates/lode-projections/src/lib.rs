@@ -219,11 +219,22 @@ pub fn digest_entities<'a>(pages: impl IntoIterator<Item = (&'a [u8], &'a [u8])>
 /// # Errors
 /// The event's [`lode_domain::ParseError`].
 pub fn prepare_event(bytes: &[u8]) -> Result<NewEvent<Envelope>, lode_domain::ParseError> {
+    prepare_event_with(bytes, uuid::Uuid::now_v7)
+}
+
+/// [`prepare_event`] with the id an event without one gets taken from `assign`.
+///
+/// # Errors
+/// The event's [`lode_domain::ParseError`].
+pub fn prepare_event_with(
+    bytes: &[u8],
+    assign: impl FnOnce() -> uuid::Uuid,
+) -> Result<NewEvent<Envelope>, lode_domain::ParseError> {
     let mut env = lode_domain::parse_event(bytes)?;
     let id = match env.id() {
         Some(id) => id,
         None => {
-            let id = uuid::Uuid::now_v7();
+            let id = assign();
             env.set_id(id);
             id
         }

@@ -672,14 +672,8 @@ impl<G: Gate> Writer<G> {
         if let Some(why) = failure {
             // The gate may have admitted events that will now never be written: refuse all
             // further writes until the store is reopened and the gate rebuilt.
-            self.poison(&why);
-            let replies = replies
-                .into_iter()
-                .map(|(r, _)| r)
-                .chain(unanswered.into_iter().map(|req| req.reply))
-                .map(|r| (r, Err(AppendError::Storage(why.clone()))))
-                .collect();
-            let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: false });
+            let replies = replies.into_iter().map(|(r, _)| r).chain(unanswered.into_iter().map(|req| req.reply));
+            self.refuse(&why, replies, false);
             return;
         }
 
@@ -688,10 +682,7 @@ impl<G: Gate> Writer<G> {
             let firsts = match self.write(&pending, &new_head) {
                 Ok(f) => f,
                 Err(why) => {
-                    self.poison(&why);
-                    let replies =
-                        replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
-                    let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: false });
+                    self.refuse(&why, replies.into_iter().map(|(r, _)| r), false);
                     return;
                 }
             };
@@ -715,9 +706,7 @@ impl<G: Gate> Writer<G> {
         }
         if let Err(why) = self.persist_gate(force_checkpoint) {
             // The log is intact; the derived state will be rebuilt from it at the next open.
-            self.poison(&why);
-            let replies = replies.into_iter().map(|(r, _)| (r, Err(AppendError::Storage(why.clone())))).collect();
-            let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: true });
+            self.refuse(&why, replies.into_iter().map(|(r, _)| r), true);
             return;
         }
         // Even a group of retries waits for the syncer: the records they point at may not be
@@ -808,6 +797,14 @@ impl<G: Gate> Writer<G> {
         batch.insert(HEAD_KEY, &head.encode()[..]);
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
         Ok(firsts)
+    }
+
+    /// Poisons the store and answers `replies` with the storage error, through the syncer so
+    /// that they come after the answers of earlier groups; `force` syncs what was written.
+    fn refuse(&mut self, why: &str, replies: impl Iterator<Item = Reply<G::Rejection>>, force: bool) {
+        self.poison(why);
+        let replies = replies.map(|r| (r, Err(AppendError::Storage(why.to_owned())))).collect();
+        let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force });
     }
 
     fn poison(&self, why: &str) {
