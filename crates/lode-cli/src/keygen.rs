@@ -9,9 +9,9 @@ use anyhow::Context;
 use lode_store::{merkle, Hash, Reader};
 use serde_json::json;
 
-use crate::checkpoint::{self, Checkpoint, LogAt, SecretKey, Verifier};
 use crate::output::print_json;
 use crate::{rejected, Failed};
+use lode_query::checkpoint::{self, Checkpoint, LogAt, SecretKey, Verifier};
 
 #[derive(Debug, clap::Args)]
 pub struct KeygenArgs {

@@ -5,7 +5,6 @@
 
 mod append;
 mod bundle;
-mod checkpoint;
 mod demo;
 mod derived;
 mod generate;

@@ -12,6 +12,8 @@
 //! - [`inventory_as_of`] replays the log up to a past position or time into a fresh in-memory
 //!   [`lode_projections::Ledger`] ([`ledger_as_of`]) and answers with the live inventory's rows.
 //! - [`lots`] lists lots by custodian, material form, status and site ([`LotList`]).
+//! - [`checkpoint`] formats, signs and checks C2SP checkpoints of the log; [`bundle`] builds and
+//!   verifies a lot's audit bundle: its records, their inclusion proofs and a signed checkpoint.
 //! - [`render`] writes masses and shares for people (integers only) and lineages as Graphviz DOT.
 //!
 //! Every answer is a plain struct with stable, serializable field names. The functions over the
@@ -41,6 +43,8 @@
 
 mod as_of;
 mod audit;
+pub mod bundle;
+pub mod checkpoint;
 mod custody;
 mod error;
 mod lots;

@@ -3,7 +3,7 @@
 //!
 //! Pure functions over text and keys: formatting and strict parsing of the note, of the operator's
 //! key files, and the comparison of a checkpoint with the state of a log. The commands that read
-//! files and the ledger are in `keygen.rs`.
+//! files and the ledger are in the `lode` command and the server.
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use lode_domain::{decode_base64, encode_base64};
