@@ -22,7 +22,7 @@ const COVERED_MAGNET: &str = "KR-MAG-2025-0001";
 
 /// Prepares the demo's events. An event without an id gets one derived from its line, so that
 /// running the demo again on the same directory is an idempotent retry, not a second copy.
-fn demo_events() -> anyhow::Result<Vec<NewEvent<lode_domain::Envelope>>> {
+pub(crate) fn demo_events() -> anyhow::Result<Vec<NewEvent<lode_domain::Envelope>>> {
     let mut out = Vec::new();
     for (i, line) in DEMO_EVENTS.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let derived_id = || {

@@ -14,6 +14,7 @@ mod output;
 mod prove;
 mod query;
 mod read;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -83,6 +84,11 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Verify an audit bundle without the ledger and print the lot's trace back and custody.
     VerifyBundle(bundle::VerifyBundleArgs),
+    /// Serve the ledger over HTTP: appends, reads, live subscriptions, proofs (`docs/api.md`).
+    Serve(serve::ServeArgs),
+    /// The HTTP service's bearer tokens: add, revoke, list.
+    #[command(subcommand)]
+    Token(serve::Token),
 }
 
 /// An error with the exit code it should end the process with.
@@ -105,11 +111,8 @@ pub fn rejected(error: anyhow::Error) -> Failed {
 
 /// Runs the `lode` command with the process's arguments.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("LODE_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_log(&cli.command);
     let demo_dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(demo::DEMO_DATA_DIR));
     let data_dir = cli.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let result = match cli.command {
@@ -131,6 +134,8 @@ pub fn main() -> ExitCode {
         Command::Checkpoint(args) => keygen::checkpoint(&data_dir, args),
         Command::Bundle(args) => bundle::bundle(&data_dir, args),
         Command::VerifyBundle(args) => bundle::verify_bundle(args),
+        Command::Serve(args) => serve::serve(&data_dir, args),
+        Command::Token(t) => serve::token(&data_dir, t),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,5 +155,23 @@ pub fn main() -> ExitCode {
             eprintln!("lode: {error:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+/// The log on standard error: its level from `RUST_LOG` (or `LODE_LOG`); warnings only by default,
+/// but the service logs every request by default, as text or, with `--log-format json`, as JSON.
+fn init_log(command: &Command) {
+    let (default, json) = match command {
+        Command::Serve(args) => ("info", args.log_format == serve::LogFormat::Json),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("LODE_LOG"))
+        .unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

@@ -81,6 +81,12 @@ impl Ledger {
         f(&d.state, &d.views)
     }
 
+    /// [`Ledger::read`], also handing over the log position the state reflects.
+    pub fn read_at<T>(&self, f: impl FnOnce(u64, &State, &Views) -> T) -> T {
+        let d = self.inner.read().expect("ledger lock");
+        f(d.position, &d.state, &d.views)
+    }
+
     /// The log position the derived state reflects.
     pub fn position(&self) -> u64 {
         self.inner.read().expect("ledger lock").position
