@@ -10,4 +10,5 @@ mod demo;
 mod prove;
 mod query;
 mod rules;
+mod serve;
 mod support;

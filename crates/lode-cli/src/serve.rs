@@ -112,7 +112,10 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), Failed> {
         }
         (store, ledger, Some(key), tokens)
     } else {
-        let (store, ledger) = crate::derived::open(dir, false)?;
+        // A directory without a ledger gets a new one: the service is how events arrive.
+        let ledger = lode_projections::Ledger::default();
+        let store = lode_store::Store::open(dir, lode_store::Options::default(), ledger.clone())
+            .with_context(|| format!("opening the ledger in {}", dir.display()))?;
         let key = match &args.key {
             Some(path) => Some(
                 SecretKey::parse(&read_small(path, checkpoint::KEY_FILE_BYTES_MAX)?)
@@ -152,12 +155,18 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), Failed> {
 
 fn print_demo_help(addr: SocketAddr, dir: &Path, tokens: &[(&str, Role, String)]) {
     let u = format!("http://{addr}");
-    println!("A fresh copy of the demo ledger (fictional companies) in {}; it goes when the server stops.", dir.display());
+    println!(
+        "A fresh copy of the demo ledger (fictional companies) in {}; it goes when the server stops.",
+        dir.display()
+    );
     println!("Try:");
     println!("  curl {u}/v1/lots/JP-MAG-2025-0001/trace             # back to the mine");
     println!("  curl {u}/v1/lots/JP-MAG-2025-0001/audit             # origin, stages, findings");
     println!("  curl -N {u}/v1/subscribe                            # the live stream (Ctrl-C to stop)");
-    println!("  curl {u}/v1/checkpoint                              # the signed head (key: {}/operator.pub)", dir.display());
+    println!(
+        "  curl {u}/v1/checkpoint                              # the signed head (key: {}/operator.pub)",
+        dir.display()
+    );
     println!("  curl {u}/openapi.json                               # every route");
     println!("Tokens for writes (shown once):");
     for (party, role, token) in tokens {
@@ -244,7 +253,9 @@ pub fn token(data_dir: &Path, t: Token) -> Result<(), Failed> {
         }
         Token::Revoke { id, tokens } => {
             let entry = auth::revoke(&path(tokens)?, &id)?;
-            print_json(&json!({ "id": entry.id, "party": entry.party, "role": entry.role, "revoked_at": entry.revoked_at }))?;
+            print_json(
+                &json!({ "id": entry.id, "party": entry.party, "role": entry.role, "revoked_at": entry.revoked_at }),
+            )?;
         }
         Token::List { tokens } => {
             for t in auth::load(&path(tokens)?)?.tokens {

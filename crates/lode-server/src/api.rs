@@ -378,8 +378,7 @@ pub fn openapi() -> Value {
             }
             responses.insert(a.status.to_string(), v);
         }
-        let problem_answer =
-            |d: &str| json!({ "description": d, "content": { crate::problem::PROBLEM_JSON: { "schema": schema_ref("Problem") } } });
+        let problem_answer = |d: &str| json!({ "description": d, "content": { crate::problem::PROBLEM_JSON: { "schema": schema_ref("Problem") } } });
         if r.access != Access::Public {
             responses.insert("401".into(), problem_answer("No token, or an unknown or revoked one (`unauthorized`)"));
         }
@@ -428,8 +427,12 @@ pub fn openapi() -> Value {
                 },
                 "Health": {
                     "type": "object",
-                    "required": ["status", "head"],
-                    "properties": { "status": { "type": "string" }, "head": { "type": "integer" } },
+                    "required": ["status", "head", "head_hash"],
+                    "properties": {
+                        "status": { "type": "string" },
+                        "head": { "type": "integer", "description": "The position of the last durable record" },
+                        "head_hash": { "type": "string", "description": "Its chain hash" },
+                    },
                 },
                 "EventsRequest": {
                     "oneOf": [{ "type": "object" }, { "type": "array", "items": { "type": "object" }, "minItems": 1 }],

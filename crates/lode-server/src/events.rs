@@ -80,7 +80,11 @@ async fn append_inner(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
-            format!("{} events, the most in one request is {} (request_events_max)", units.len(), limits.request_events_max),
+            format!(
+                "{} events, the most in one request is {} (request_events_max)",
+                units.len(),
+                limits.request_events_max
+            ),
         ));
     }
     let mut events: Vec<NewEvent<Envelope>> = Vec::with_capacity(units.len());
@@ -166,14 +170,18 @@ fn split(bytes: &[u8]) -> Result<Vec<&RawValue>, Problem> {
             Ok(vec![one])
         }
         Some(b'[') => {
-            let many: Vec<&RawValue> = serde_json::from_slice(bytes)
-                .map_err(|e| Problem::bad_request("malformed_json", format!("the body is not a JSON array of events: {e}")))?;
+            let many: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(|e| {
+                Problem::bad_request("malformed_json", format!("the body is not a JSON array of events: {e}"))
+            })?;
             if many.is_empty() {
                 return Err(Problem::bad_request("empty_request", "the array holds no event"));
             }
             Ok(many)
         }
-        _ => Err(Problem::bad_request("malformed_json", "the body must be a JSON object (one event) or a JSON array of events")),
+        _ => Err(Problem::bad_request(
+            "malformed_json",
+            "the body must be a JSON object (one event) or a JSON array of events",
+        )),
     }
 }
 
@@ -209,7 +217,8 @@ pub(crate) async fn list(
     let reader = state.reader.clone();
     blocking(move || {
         let head = reader.head().seq;
-        let records = if after >= head { Vec::new() } else { reader.range(after + 1, limit).map_err(Problem::internal)? };
+        let records =
+            if after >= head { Vec::new() } else { reader.range(after + 1, limit).map_err(Problem::internal)? };
         let mut body = String::from(r#"{"events":["#);
         for (i, r) in records.iter().enumerate() {
             if i > 0 {
@@ -230,9 +239,9 @@ pub(crate) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     state.allow_read(&headers)?;
-    let uuid: uuid::Uuid = id
-        .parse()
-        .map_err(|_| Problem::bad_request("invalid_parameter", format!("{id:?} is not a UUID")).with("parameter", "id"))?;
+    let uuid: uuid::Uuid = id.parse().map_err(|_| {
+        Problem::bad_request("invalid_parameter", format!("{id:?} is not a UUID")).with("parameter", "id")
+    })?;
     let reader = state.reader.clone();
     blocking(move || match reader.get_by_id(&uuid).map_err(Problem::internal)? {
         Some(r) => Ok(([(header::CONTENT_TYPE, "application/json")], item(&r)?).into_response()),
@@ -271,7 +280,8 @@ pub(crate) async fn subscribe(
         .get("last-event-id")
         .map(|v| {
             v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| {
-                Problem::bad_request("invalid_parameter", "Last-Event-ID must be a log position").with("parameter", "Last-Event-ID")
+                Problem::bad_request("invalid_parameter", "Last-Event-ID must be a log position")
+                    .with("parameter", "Last-Event-ID")
             })
         })
         .transpose()?;
@@ -297,7 +307,10 @@ pub(crate) async fn subscribe(
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_subscribers",
-            format!("{} subscriptions are open, the most allowed (subscribers_max)", state.config.limits.subscribers_max),
+            format!(
+                "{} subscriptions are open, the most allowed (subscribers_max)",
+                state.config.limits.subscribers_max
+            ),
         )
     })?;
     let subscription = state.reader.subscribe(after, q.lot.clone());
@@ -306,9 +319,8 @@ pub(crate) async fn subscribe(
     let st = state.clone();
     tracing::info!(after, lot = ?q.lot, kind = ?q.kind, "subscribed");
     // The stream owns the subscription and the permit: both go when the client does.
-    let stream = futures_util::stream::unfold(
-        (subscription, permit, shutdown),
-        move |(mut sub, permit, mut shutdown)| {
+    let stream =
+        futures_util::stream::unfold((subscription, permit, shutdown), move |(mut sub, permit, mut shutdown)| {
             let kind = kind.clone();
             let st = st.clone();
             async move {
@@ -338,8 +350,8 @@ pub(crate) async fn subscribe(
                     return Some((Ok::<_, Infallible>(ev), (sub, permit, shutdown)));
                 }
             }
-        },
-    );
-    let keep_alive = KeepAlive::new().interval(Duration::from_millis(state.config.limits.heartbeat_ms)).text("heartbeat");
+        });
+    let keep_alive =
+        KeepAlive::new().interval(Duration::from_millis(state.config.limits.heartbeat_ms)).text("heartbeat");
     Ok(Sse::new(stream).keep_alive(keep_alive).into_response())
 }

@@ -140,7 +140,11 @@ impl AppState {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| {
-                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header is not `Bearer <token>`")
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the Authorization header is not `Bearer <token>`",
+                )
             })?;
         match self.tokens.check(token) {
             Some(p) => Ok(Some(p)),

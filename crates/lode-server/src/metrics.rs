@@ -115,8 +115,16 @@ impl Metrics {
             "Append requests answered 201.",
             self.append_requests.load(Relaxed),
         );
-        counter(&mut out, "lode_events_streamed_total", "Events sent to subscribers.", self.events_streamed.load(Relaxed));
-        let _ = writeln!(out, "# HELP lode_rejections_total Events refused, by code.\n# TYPE lode_rejections_total counter");
+        counter(
+            &mut out,
+            "lode_events_streamed_total",
+            "Events sent to subscribers.",
+            self.events_streamed.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP lode_rejections_total Events refused, by code.\n# TYPE lode_rejections_total counter"
+        );
         if let Ok(m) = self.rejections.lock() {
             for (code, n) in m.iter() {
                 let _ = writeln!(out, "lode_rejections_total{{code=\"{}\"}} {n}", escape(code));

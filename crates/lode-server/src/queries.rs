@@ -41,7 +41,8 @@ fn json_response(v: &impl serde::Serialize) -> Result<Response, Problem> {
 
 /// `GET /healthz`.
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Response {
-    Json(json!({ "status": "ok", "head": state.reader.head().seq })).into_response()
+    let head = state.reader.head();
+    Json(json!({ "status": "ok", "head": head.seq, "head_hash": head.hash.to_hex() })).into_response()
 }
 
 /// `GET /metrics`.
@@ -88,8 +89,9 @@ pub(crate) async fn lots(
             .status
             .as_deref()
             .map(|s| {
-                LotStatus::parse(s)
-                    .ok_or_else(|| invalid("status", format!("status={s:?} is not a lot status (active, in_transit, closed)")))
+                LotStatus::parse(s).ok_or_else(|| {
+                    invalid("status", format!("status={s:?} is not a lot status (active, in_transit, closed)"))
+                })
             })
             .transpose()?,
         site: q.site.as_deref().map(str::parse).transpose().map_err(|e| invalid("site", format!("site: {e}")))?,
@@ -134,8 +136,9 @@ pub(crate) async fn trace(
         Some("forward") => true,
         Some(other) => return Err(invalid("direction", format!("direction={other:?}: back or forward"))),
     };
-    let limit = parse_u64("limit", &q.limit)?
-        .map_or(lode_query::TRACE_LOTS_MAX, |l| usize::try_from(l).unwrap_or(usize::MAX).min(lode_query::TRACE_LOTS_MAX));
+    let limit = parse_u64("limit", &q.limit)?.map_or(lode_query::TRACE_LOTS_MAX, |l| {
+        usize::try_from(l).unwrap_or(usize::MAX).min(lode_query::TRACE_LOTS_MAX)
+    });
     let limits = Limits { trace_lots_max: limit.max(1), ..Limits::default() };
     let ledger = state.ledger.clone();
     blocking(move || {
@@ -179,8 +182,9 @@ pub(crate) async fn audit(
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(|c| {
-                Country::parse(c)
-                    .ok_or_else(|| invalid("covered", format!("covered: {c:?} is not an ISO 3166-1 alpha-2 country code")))
+                Country::parse(c).ok_or_else(|| {
+                    invalid("covered", format!("covered: {c:?} is not an ISO 3166-1 alpha-2 country code"))
+                })
             })
             .collect::<Result<BTreeSet<_>, _>>()?;
     }
@@ -279,11 +283,19 @@ pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>, headers: Head
         let key = st.config.key.as_ref().ok_or_else(no_key)?;
         let head = st.reader.head();
         if head.seq == 0 {
-            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "empty_log", "the log is empty: nothing to sign"));
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "empty_log",
+                "the log is empty: nothing to sign",
+            ));
         }
         let root = st.reader.merkle_root(head.seq).ok_or_else(|| Problem::internal("a tree node is missing"))?;
-        let note =
-            key.sign(&Checkpoint { origin: st.config.origin.clone(), size: head.seq, root, chain_head: Some(head.hash) });
+        let note = key.sign(&Checkpoint {
+            origin: st.config.origin.clone(),
+            size: head.seq,
+            root,
+            chain_head: Some(head.hash),
+        });
         Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
     })
     .await
