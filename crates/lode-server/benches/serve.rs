@@ -43,12 +43,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Sends `bodies` (or GETs `paths`) over `conns` keep-alive connections; the latency of each.
-async fn drive(
-    base: &str,
-    token: &str,
-    conns: usize,
-    requests: Arc<Vec<(bool, String)>>,
-) -> (Duration, Vec<Duration>) {
+async fn drive(base: &str, token: &str, conns: usize, requests: Arc<Vec<(bool, String)>>) -> (Duration, Vec<Duration>) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -1,5 +1,6 @@
 //! Appending events, reading records, and live subscriptions.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -121,8 +122,19 @@ async fn append_inner(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
     let fresh = out.positions.iter().filter(|p| !p.duplicate).count() as u64;
     state.metrics.events_appended.fetch_add(fresh, Relaxed);
     state.metrics.events_duplicate.fetch_add(out.positions.len() as u64 - fresh, Relaxed);
-    for (p, kind) in out.positions.iter().zip(&kinds) {
-        tracing::info!(seq = p.seq, kind, duplicate = p.duplicate, party = %caller.party, token = %caller.token_id, "appended");
+    // One line per request, not per event: a batch of a thousand events is one log line.
+    if let (Some(first), Some(last)) = (out.positions.first(), out.positions.last()) {
+        let types: BTreeSet<&str> = kinds.iter().copied().collect();
+        tracing::info!(
+            first_seq = first.seq,
+            last_seq = last.seq,
+            events = out.positions.len(),
+            fresh,
+            types = ?types,
+            party = %caller.party,
+            token = %caller.token_id,
+            "appended"
+        );
     }
     if let Some(stop) = out.stopped {
         let (status, code) = match &stop.reason {
