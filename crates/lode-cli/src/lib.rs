@@ -16,6 +16,7 @@ mod query;
 mod read;
 mod serve;
 mod verify;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

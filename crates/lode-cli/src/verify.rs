@@ -47,6 +47,8 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
         _ => None,
     };
     let started = Instant::now();
+    // Each phase below must make progress within the stall limit (`watchdog.rs`).
+    let watch = crate::watchdog::start("verify");
     let result = match &args.log {
         Some(path) => {
             let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -56,7 +58,7 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
             if !dir.join("conf").exists() {
                 return Err(anyhow::anyhow!("no ledger at {}", dir.display()).into());
             }
-            lode_store::verify_path(dir, expect, |_| {})
+            lode_store::verify_path(dir, expect, |seq| watch.tick(seq))
                 .with_context(|| format!("opening the ledger in {}", dir.display()))?
         }
     };
@@ -74,12 +76,14 @@ pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
                 // derived afresh from the log.
                 // One derived state in memory at a time: first the stored one, brought up to
                 // the log's head and persisted, then one derived afresh from the log alone.
+                watch.tick(report.head.seq);
                 let live = {
                     let (store, _ledger) = crate::derived::open(dir, false)?;
                     let digest = crate::derived::persisted_digest(&store)?;
                     store.close().context("closing the ledger")?;
                     digest
                 };
+                watch.tick(report.head.seq);
                 let fresh = {
                     let store = crate::read::open_log(dir)?;
                     let digest = lode_projections::Ledger::from_log(&store.reader())

@@ -165,6 +165,11 @@ fn append_error(e: AppendError) -> Problem {
             p.retry_after_s = Some(1);
             p
         }
+        AppendError::DiskFull { .. } => {
+            let mut p = Problem::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", e.to_string());
+            p.retry_after_s = Some(60);
+            p
+        }
         AppendError::Closed | AppendError::PipelineStopped => {
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the ledger is closing")
         }

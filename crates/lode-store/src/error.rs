@@ -23,6 +23,9 @@ pub enum OpenError {
     /// The gate's state is ahead of the log: it belongs to another ledger.
     #[error("the derived state is at position {gate}, ahead of the log's head {head}")]
     GateAhead { gate: u64, head: u64 },
+    /// The data directory's file system has less free space than the store keeps in reserve.
+    #[error("only {free} bytes are free on the file system of {}, under the {min} the ledger keeps in reserve: free some space (LODE_DISK_FREE_MIN_BYTES sets the reserve)", .path.display())]
+    DiskFull { path: PathBuf, free: u64, min: u64 },
     /// The disk or sled failed.
     #[error("storage failure opening {}: {source}", .path.display())]
     Storage { path: PathBuf, source: std::io::Error },
@@ -50,6 +53,10 @@ pub enum AppendError {
     /// An earlier request of the same pipeline stopped, so this one was not attempted.
     #[error("an earlier request of this pipeline stopped; nothing of this one was appended")]
     PipelineStopped,
+    /// The disk is nearly full: nothing of the request was written, and the store takes appends
+    /// again once space is freed.
+    #[error("the disk is nearly full: {free} bytes free, under the {min} kept in reserve; nothing was appended")]
+    DiskFull { free: u64, min: u64 },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,

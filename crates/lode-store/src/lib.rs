@@ -36,6 +36,7 @@
 pub mod block;
 mod error;
 mod gate;
+pub mod mark;
 pub mod merkle;
 pub mod record;
 mod store;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::block::{self, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
 use crate::error::{AppendError, OpenError, ReadError, StopReason};
 use crate::gate::{Candidate, Gate, Open};
+use crate::mark::{self, Mark};
 use crate::merkle;
 use crate::record::{self, Hash};
 
@@ -37,6 +38,32 @@ pub struct Options {
     pub fsync: bool,
     /// Drop the gate's persisted state at open and rebuild it from the whole log.
     pub rebuild_state: bool,
+    /// Free bytes the data directory's file system must keep: below it the store refuses to open
+    /// and refuses appends (`docs/reliability.md`). sled damages its own files when a write fails
+    /// for want of space, so the store stops before the disk is full. 0 turns the check off. The
+    /// default is 64 MiB, or `LODE_DISK_FREE_MIN_BYTES` when set.
+    pub disk_free_bytes_min: u64,
+}
+
+/// The default of [`Options::disk_free_bytes_min`].
+pub const DISK_FREE_BYTES_MIN: u64 = 64 << 20;
+
+/// The bytes free to unprivileged users on the file system of `dir`.
+fn disk_free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(dir).map_err(std::io::Error::from)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Refuses when the file system of `dir` has less than `min` bytes free.
+fn check_disk_free(dir: &Path, min: u64) -> Result<(), (u64, u64)> {
+    if min == 0 {
+        return Ok(());
+    }
+    match disk_free_bytes(dir) {
+        Ok(free) if free < min => Err((free, min)),
+        // A file system that cannot say is not refused for it.
+        _ => Ok(()),
+    }
 }
 
 impl Default for Options {
@@ -50,6 +77,10 @@ impl Default for Options {
             cache_bytes: 256 * 1024 * 1024,
             fsync: true,
             rebuild_state: false,
+            disk_free_bytes_min: std::env::var("LODE_DISK_FREE_MIN_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DISK_FREE_BYTES_MIN),
         }
     }
 }
@@ -198,16 +229,51 @@ impl Index {
 
 pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
-    pub(crate) db: sled::Db,
-    pub(crate) log: sled::Tree,
+    pub(crate) db: Sled<sled::Db>,
+    pub(crate) log: Sled<sled::Tree>,
     /// The gate's persisted state: its pages, and its position under [`STATE_POSITION_KEY`].
-    pub(crate) state: sled::Tree,
+    pub(crate) state: Sled<sled::Tree>,
     pub(crate) index: RwLock<Index>,
     pub(crate) durable: Mutex<Head>,
     pub(crate) durable_cv: Condvar,
     pub(crate) durable_tx: watch::Sender<u64>,
     poisoned: Mutex<Option<String>>,
     pub(crate) closed: AtomicBool,
+    /// The head mark (`mark.rs`), advanced after every durable group.
+    mark: Mark,
+}
+
+/// A sled handle that a failed store can leave unflushed: dropping sled's handles flushes, and
+/// after a failed write (a full disk, say) that flush waits for ever for a write that will never
+/// complete.
+pub(crate) struct Sled<T>(Option<T>);
+
+impl<T> std::ops::Deref for Sled<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("sled's handles are taken only when the store is dropped")
+    }
+}
+
+impl<T> Sled<T> {
+    /// Lets the operating system close the handle, without sled's flush.
+    fn abandon(&mut self) {
+        if let Some(h) = self.0.take() {
+            std::mem::forget(h);
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // What was durable is on disk; what was not was never acknowledged.
+        if self.poisoned.get_mut().map(|p| p.is_some()).unwrap_or(true) {
+            tracing::warn!("the store failed a write: closing without flushing sled");
+            self.state.abandon();
+            self.log.abandon();
+            self.db.abandon();
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -260,6 +326,21 @@ impl<G: Gate> Store<G> {
     pub fn open(dir: &Path, options: Options, mut gate: G) -> Result<Store<G>, OpenError> {
         let storage = |source: std::io::Error| OpenError::Storage { path: dir.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(storage)?;
+        // sled would open a directory whose `db` file is gone as a new, empty database.
+        let had_ledger = dir.join(mark::MARK_FILE).exists() || dir.join("conf").exists();
+        if had_ledger && !dir.join("db").exists() {
+            return Err(OpenError::Corrupt(format!(
+                "{} is missing: the ledger's records are gone; restore the data directory from a backup",
+                dir.join("db").display()
+            )));
+        }
+        let known = mark::read(dir).map_err(OpenError::Corrupt)?;
+        // Opening writes (sled's recovery, the mark): on a full disk it could damage the files.
+        check_disk_free(dir, options.disk_free_bytes_min).map_err(|(free, min)| OpenError::DiskFull {
+            path: dir.to_owned(),
+            free,
+            min,
+        })?;
         let db = open_sled(dir, options.cache_bytes)?;
         let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
         let state = db.open_tree("state").map_err(|e| storage(sled_to_io(e)))?;
@@ -301,16 +382,21 @@ impl<G: Gate> Store<G> {
         let (durable_tx, _) = watch::channel(head.seq);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
-            db,
-            log,
-            state,
+            db: Sled(Some(db)),
+            log: Sled(Some(log)),
+            state: Sled(Some(state)),
             index: RwLock::new(index),
             durable: Mutex::new(head),
             durable_cv: Condvar::new(),
             durable_tx,
             poisoned: Mutex::new(None),
             closed: AtomicBool::new(false),
+            mark: Mark::open(dir).map_err(storage)?,
         });
+        if let Some(known) = known {
+            check_mark(&Reader { shared: shared.clone() }, head, known)?;
+        }
+        shared.mark.write(&head, options.fsync).map_err(storage)?;
 
         // Bring the gate up to date before any append can reach it: restore what it persisted,
         // then replay the records after that.
@@ -466,9 +552,16 @@ impl<G: Gate> Store<G> {
     fn shutdown(&mut self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         drop(self.tx.take());
+        let running = !self.threads.is_empty();
         for t in self.threads.drain(..) {
             if t.join().is_err() {
                 tracing::error!("a store thread panicked");
+            }
+        }
+        if running && self.shared.poisoned.lock().map(|p| p.is_none()).unwrap_or(false) {
+            let head = *self.shared.durable.lock().expect("durable lock");
+            if let Err(e) = self.shared.mark.write(&head, self.options.fsync) {
+                tracing::warn!(error = %e, "writing the head mark at close failed");
             }
         }
     }
@@ -528,6 +621,13 @@ impl<G: Gate> Writer<G> {
                     }
                     Err(_) => break,
                 }
+            }
+            if let Err((free, min)) = check_disk_free(&self.shared.dir, self.options.disk_free_bytes_min) {
+                tracing::error!(free, min, "refusing appends: the disk is nearly full");
+                for req in group {
+                    let _ = req.reply.send(Err(AppendError::DiskFull { free, min }));
+                }
+                continue;
             }
             self.commit_group(group);
         }
@@ -843,6 +943,10 @@ impl<R> Syncer<R> {
                     continue;
                 }
                 *self.shared.durable.lock().expect("durable lock") = head;
+                // Not synced: a mark behind the log is harmless, and it never gets ahead of it.
+                if let Err(e) = self.shared.mark.write(&head, false) {
+                    tracing::warn!(error = %e, "writing the head mark failed");
+                }
                 self.shared.durable_cv.notify_all();
                 self.shared.durable_tx.send_replace(head.seq);
             }
@@ -912,6 +1016,35 @@ fn rebuild_tree(log: &sled::Tree, head: u64) -> Result<merkle::Appender, String>
     }
     log.apply_batch(batch).map_err(|e| e.to_string())?;
     Ok(tree)
+}
+
+/// Refuses a log that ends before the head mark, or holds another chain hash there.
+fn check_mark(reader: &Reader, head: Head, known: Head) -> Result<(), OpenError> {
+    if head.seq < known.seq {
+        return Err(OpenError::Corrupt(format!(
+            "the log ends at position {} but had reached position {} ({}): records were lost or sled's files \
+             were damaged; restore the data directory from a backup",
+            head.seq,
+            known.seq,
+            mark::MARK_FILE
+        )));
+    }
+    if known.seq == 0 {
+        return Ok(());
+    }
+    let rec = reader.get(known.seq).map_err(|e| OpenError::Corrupt(e.to_string()))?.ok_or_else(|| {
+        OpenError::Corrupt(format!("the record at position {} is missing, below the head {}", known.seq, head.seq))
+    })?;
+    if rec.hash != known.hash {
+        return Err(OpenError::Corrupt(format!(
+            "the record at position {} has chain hash {}, but {} names {}: the log was rewritten or damaged",
+            known.seq,
+            rec.hash,
+            mark::MARK_FILE,
+            known.hash
+        )));
+    }
+    Ok(())
 }
 
 /// Restores the gate from its persisted pages, if any and not ahead of the log; otherwise leaves

@@ -237,6 +237,15 @@ pub fn verify_path(
     expect: Option<Head>,
     progress: impl FnMut(u64),
 ) -> Result<Result<Report, Failure>, crate::OpenError> {
+    let corrupt = crate::OpenError::Corrupt;
+    if (dir.join(crate::mark::MARK_FILE).exists() || dir.join("conf").exists()) && !dir.join("db").exists() {
+        return Err(corrupt(format!("{} is missing: the ledger's records are gone", dir.join("db").display())));
+    }
+    // Without a head to check against, the head mark is one: a log cut short is not a valid log.
+    let expect = match expect {
+        Some(h) => Some(h),
+        None => crate::mark::read(dir).map_err(corrupt)?,
+    };
     let db = crate::store::open_sled(dir, 64 * 1024 * 1024)?;
     let log = db
         .open_tree("log")

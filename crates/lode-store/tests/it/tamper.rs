@@ -122,9 +122,16 @@ proptest! {
         let failure = if in_export {
             verify_lines(Cursor::new(export_of(&recs)), Some(saved), |_| {}).unwrap_err()
         } else {
-            // A careful forger also rewrites the stored head to match the shortened log.
+            // A careful forger also rewrites the stored head to match the shortened log. Left
+            // alone, the head mark catches the truncation without a saved head.
             let h = head_of(&recs);
             rewrite(dir.path(), &recs, per_block, Some(StoredHead { seq: h.seq, hash: h.hash, recorded_at_us: 0 }));
+            if keep < N {
+                let marked = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
+                prop_assert_eq!(marked.seq, keep + 1, "{}", marked);
+            }
+            // The forger removes the mark too: only a head saved elsewhere still tells.
+            std::fs::remove_file(dir.path().join(lode_store::mark::MARK_FILE)).unwrap();
             let unwitnessed = verify_path(dir.path(), None, |_| {}).unwrap();
             prop_assert!(unwitnessed.is_ok());
             verify_path(dir.path(), Some(saved), |_| {}).unwrap().unwrap_err()
