@@ -657,44 +657,10 @@ fn count(n: usize, one: &str, many: &str) -> String {
 
 /// A table indented by two spaces under its header, or "  none" when it has no rows.
 fn table(out: &mut impl Write, header: &[&str], right: &[bool], rows: Vec<Vec<String>>) -> std::io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(out, "  none");
-    }
-    let mut all = Vec::with_capacity(rows.len() + 1);
-    all.push(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    all.extend(rows);
-    for row in &mut all {
-        row[0] = format!("  {}", row[0]);
-    }
-    write_rows(out, right, &all)
+    out.write_all(lode_query::render::table(header, right, rows).as_bytes())
 }
 
-/// Rows in columns two spaces apart, each as wide as its widest cell (in characters), right-aligned
-/// where asked; no trailing white space.
+/// Rows in columns two spaces apart, each as wide as its widest cell, right-aligned where asked.
 fn write_rows(out: &mut impl Write, right: &[bool], rows: &[Vec<String>]) -> std::io::Result<()> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; columns];
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            let pad = widths[i] - cell.chars().count();
-            if right.get(i).copied().unwrap_or(false) {
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    out.write_all(lode_query::render::columns(right, rows).as_bytes())
 }

@@ -46,6 +46,7 @@ mod audit;
 pub mod bundle;
 pub mod checkpoint;
 mod custody;
+pub mod epcis;
 mod error;
 mod lots;
 pub mod render;
@@ -57,7 +58,7 @@ pub use audit::{
     DEFAULT_COVERED_COUNTRIES,
 };
 pub use custody::{custody, Custody, Handover};
-pub use error::{AsOfError, QueryError};
+pub use error::{AsOfError, ExportError, QueryError};
 pub use lots::{lots, LotFilter, LotList, LotRow};
 pub use trace::{
     trace_back, trace_forward, CountryShare, Making, MineOrigin, StageCountriesRow, TraceBack, TraceEdge, TraceForward,

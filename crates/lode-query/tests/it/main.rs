@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a failing test or benchmark should stop right there
 
 mod custody;
+mod epcis;
 mod findings;
 mod inventory;
 mod lots;
