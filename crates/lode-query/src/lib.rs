@@ -45,11 +45,15 @@ mod as_of;
 mod audit;
 pub mod bundle;
 pub mod checkpoint;
+pub mod csv_export;
 mod custody;
 pub mod epcis;
 mod error;
 mod lots;
+pub mod origin;
 pub mod render;
+mod svg;
+
 mod trace;
 
 pub use as_of::{inventory_as_of, ledger_as_of, AsOf, InventoryAsOf, LedgerAsOf};

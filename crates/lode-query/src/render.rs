@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 
+pub use crate::svg::xml_escape;
 use crate::trace::{TraceEdge, TracedLot};
 use crate::{TraceBack, TraceForward};
 

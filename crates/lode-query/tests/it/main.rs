@@ -9,4 +9,5 @@ mod inventory;
 mod lots;
 mod render;
 mod support;
+mod svg;
 mod trace;
