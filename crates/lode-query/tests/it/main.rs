@@ -5,6 +5,7 @@
 mod custody;
 mod epcis;
 mod findings;
+mod golden;
 mod inventory;
 mod lots;
 mod render;
