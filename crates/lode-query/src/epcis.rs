@@ -1076,3 +1076,53 @@ fn material(base: &BaseUri, lot: &LotId, m: &lode_domain::Material) -> LotMateri
         hs_code: m.hs_code.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn envelope(at: &str) -> Envelope {
+        let event = format!(
+            r#"{{"type":"hold.placed","actor":"op","occurred_at":"{at}","data":{{"party":"x","reason":"check"}}}}"#
+        );
+        lode_domain::parse_event(event.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn event_times_keep_their_offset_within_epcis_range_and_go_to_utc_beyond() {
+        let cases = [
+            ("2025-03-10T07:00:00Z", "2025-03-10T07:00:00Z", "+00:00"),
+            ("2025-03-10T07:00:00.5+07:00", "2025-03-10T07:00:00.5+07:00", "+07:00"),
+            ("2025-03-10T07:00:00-09:30", "2025-03-10T07:00:00-09:30", "-09:30"),
+            ("2025-03-10T07:00:00+14:00", "2025-03-10T07:00:00+14:00", "+14:00"),
+            ("2025-03-10T07:00:00-00:00", "2025-03-10T07:00:00-00:00", "+00:00"),
+            // Beyond ±14:00: the same instant in UTC.
+            ("2025-03-10T07:00:00.123456789+15:30", "2025-03-09T15:30:00.123456789Z", "+00:00"),
+            ("2025-03-10T07:00:00-23:59", "2025-03-11T06:59:00Z", "+00:00"),
+        ];
+        for (written, time, offset) in cases {
+            assert_eq!(event_time(&envelope(written)), (time.to_string(), offset.to_string()), "{written}");
+        }
+    }
+
+    #[test]
+    fn ids_are_one_percent_encoded_path_segment() {
+        assert_eq!(percent_encode("VN-NDPR-2025-0001"), "VN-NDPR-2025-0001");
+        assert_eq!(percent_encode("a:b/c d~e_f.g"), "a%3Ab%2Fc%20d~e_f.g");
+        assert_eq!(percent_encode("Ü"), "%C3%9C");
+        let base = BaseUri::default();
+        assert_eq!(base.site("vn-laichau-mine"), "https://id.lode.example/site/vn-laichau-mine");
+        assert_eq!(
+            base.document("bill_of_lading", "B/L 7"),
+            "https://id.lode.example/document/bill_of_lading/B%2FL%207"
+        );
+    }
+
+    #[test]
+    fn kilograms_are_written_digit_for_digit() {
+        let text = serde_json::to_string(&[Kg(1), Kg(21_862_060), Kg(1_000_000_000_000)]).unwrap();
+        assert_eq!(text, "[0.001,21862.060,1000000000.000]");
+    }
+}
