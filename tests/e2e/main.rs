@@ -7,6 +7,7 @@ mod checkpoint;
 mod cli;
 mod crash;
 mod demo;
+mod exports;
 mod faults;
 mod hostile;
 mod prove;

@@ -104,7 +104,7 @@ fn trace_forward_lists_every_lot_made_from_a_mine_lot_and_who_holds_it() {
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no lot \"NO-SUCH-LOT\""));
     assert_eq!(code(&lode(&data, &["trace"], b"")), 2);
-    assert_eq!(code(&lode(&data, &["trace", SPLIT_LOT, "--format", "svg"], b"")), 2);
+    assert_eq!(code(&lode(&data, &["trace", SPLIT_LOT, "--format", "png"], b"")), 2);
 }
 
 #[test]

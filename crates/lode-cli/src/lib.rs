@@ -7,6 +7,7 @@ mod append;
 mod bundle;
 mod demo;
 mod derived;
+mod export;
 mod generate;
 mod input;
 mod keygen;
@@ -14,6 +15,7 @@ mod output;
 mod prove;
 mod query;
 mod read;
+mod report;
 mod serve;
 mod verify;
 mod watchdog;
@@ -50,7 +52,7 @@ enum Command {
     Log(read::LogArgs),
     /// Recompute every hash of the ledger, or of an exported log, and name the first bad position.
     Verify(verify::Args),
-    /// Export the ledger.
+    /// Export the ledger: its records, GS1 EPCIS 2.0 JSON-LD, or CSV tables.
     #[command(subcommand)]
     Export(read::Export),
     /// Load the demo supply chain (fictional) into a ledger and tell its story
@@ -90,6 +92,9 @@ enum Command {
     /// The HTTP service's bearer tokens: add, revoke, list.
     #[command(subcommand)]
     Token(serve::Token),
+    /// Reports for compliance: a lot's origin with the checkpoint it was built from.
+    #[command(subcommand)]
+    Report(report::Report),
 }
 
 /// An error with the exit code it should end the process with.
@@ -137,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::VerifyBundle(args) => bundle::verify_bundle(args),
         Command::Serve(args) => serve::serve(&data_dir, args),
         Command::Token(t) => serve::token(&data_dir, t),
+        Command::Report(r) => report::run(&data_dir, r),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,8 @@ pub enum TraceFormat {
     Json,
     /// The lineage as a Graphviz graph: `lode trace LOT --format dot | dot -Tsvg > lineage.svg`.
     Dot,
+    /// The lineage as an SVG picture, drawn by lode itself: `lode trace LOT --format svg > lineage.svg`.
+    Svg,
 }
 
 /// Exit code 1 for a lot that is not there or a log that does not read, 2 otherwise.
@@ -63,11 +65,16 @@ pub struct TraceArgs {
     /// The most lots to visit, the lot itself included; a longer trace is cut and says so.
     #[arg(long, value_name = "N", default_value_t = lode_query::TRACE_LOTS_MAX)]
     limit: usize,
+    /// With --format svg: lots made in these countries are framed in red (ISO 3166-1 alpha-2 codes,
+    /// comma separated).
+    #[arg(long, value_name = "CN,RU,…", default_value = "CN,RU,KP,IR")]
+    covered: String,
 }
 
 /// `lode trace LOT`: the lot's ancestors down to the mines with its origin and stages, or with
 /// `--forward` its descendants with their custodians, statuses and sites.
 pub fn trace(dir: &Path, args: TraceArgs) -> Result<(), Failed> {
+    let covered = parse_countries(&args.covered)?;
     let (store, ledger) = crate::derived::open(dir, false)?;
     let limits = Limits { trace_lots_max: args.limit, ..Limits::default() };
     let answer = if args.forward {
@@ -83,6 +90,8 @@ pub fn trace(dir: &Path, args: TraceArgs) -> Result<(), Failed> {
         (TraceFormat::Json, Trace::Forward(t)) => print_json(&serde_json::to_value(t)?)?,
         (TraceFormat::Dot, Trace::Back(t)) => out.write_all(t.to_dot().as_bytes())?,
         (TraceFormat::Dot, Trace::Forward(t)) => out.write_all(t.to_dot().as_bytes())?,
+        (TraceFormat::Svg, Trace::Back(t)) => out.write_all(t.to_svg(&covered).as_bytes())?,
+        (TraceFormat::Svg, Trace::Forward(t)) => out.write_all(t.to_svg(&covered).as_bytes())?,
         (TraceFormat::Text, Trace::Back(t)) => write_trace_back(&mut out, t)?,
         (TraceFormat::Text, Trace::Forward(t)) => write_trace_forward(&mut out, t)?,
     }
@@ -369,7 +378,7 @@ pub fn audit(dir: &Path, args: AuditArgs) -> Result<(), Failed> {
     Err(rejected(anyhow::anyhow!("the audit of {} did not pass: {}", audit.lot, why.join("; "))))
 }
 
-fn parse_countries(list: &str) -> anyhow::Result<BTreeSet<Country>> {
+pub(crate) fn parse_countries(list: &str) -> anyhow::Result<BTreeSet<Country>> {
     list.split(',')
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -657,44 +666,10 @@ fn count(n: usize, one: &str, many: &str) -> String {
 
 /// A table indented by two spaces under its header, or "  none" when it has no rows.
 fn table(out: &mut impl Write, header: &[&str], right: &[bool], rows: Vec<Vec<String>>) -> std::io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(out, "  none");
-    }
-    let mut all = Vec::with_capacity(rows.len() + 1);
-    all.push(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
-    all.extend(rows);
-    for row in &mut all {
-        row[0] = format!("  {}", row[0]);
-    }
-    write_rows(out, right, &all)
+    out.write_all(lode_query::render::table(header, right, rows).as_bytes())
 }
 
-/// Rows in columns two spaces apart, each as wide as its widest cell (in characters), right-aligned
-/// where asked; no trailing white space.
+/// Rows in columns two spaces apart, each as wide as its widest cell, right-aligned where asked.
 fn write_rows(out: &mut impl Write, right: &[bool], rows: &[Vec<String>]) -> std::io::Result<()> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; columns];
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            let pad = widths[i] - cell.chars().count();
-            if right.get(i).copied().unwrap_or(false) {
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    out.write_all(lode_query::render::columns(right, rows).as_bytes())
 }

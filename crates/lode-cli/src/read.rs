@@ -73,10 +73,18 @@ pub enum Export {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// A GS1 EPCIS 2.0 JSON-LD document of the events (docs/epcis.md).
+    Epcis(crate::export::EpcisArgs),
+    /// A CSV table: lots, events, custody or inventory (docs/exports.md).
+    Csv(crate::export::CsvArgs),
 }
 
 pub fn export(dir: &Path, e: Export) -> Result<(), Failed> {
-    let Export::Log { out } = e;
+    let out = match e {
+        Export::Log { out } => out,
+        Export::Epcis(args) => return crate::export::epcis(dir, args),
+        Export::Csv(args) => return crate::export::csv(dir, args),
+    };
     let store = open_log(dir)?;
     let reader = store.reader();
     let head = reader.head();

@@ -8,7 +8,7 @@ use lode_domain::{
     transit_difference_is_finding, CorrectionReason, Country, DocumentKind, Envelope, Event, Form, HoldTarget, LotId,
     LotStatus, PartyId, Process, ShipmentId, SiteId, Stage, State,
 };
-use lode_projections::view::{EventRef, LotView, MineShare, Release, Views};
+use lode_projections::view::{EventRef, LotView, MineShare, Release, StageCountries, Views};
 use lode_store::{Reader, Record};
 use serde::Serialize;
 use uuid::Uuid;
@@ -480,20 +480,7 @@ pub fn audit(
     corrections(state, log, head, corrigible, &mut found)?;
 
     let covered_countries: Vec<Country> = options.covered.iter().copied().collect();
-    let stages: Vec<StageVerdict> = Stage::ALL
-        .iter()
-        .map(|&stage| {
-            let countries: Vec<Country> = root.origin.stages.countries(stage).collect();
-            let covered: Vec<Country> = countries.iter().copied().filter(|c| options.covered.contains(c)).collect();
-            let verdict = match (countries.is_empty(), covered.is_empty()) {
-                (true, _) => Verdict::NotReached,
-                (false, true) => Verdict::Clear,
-                (false, false) => Verdict::Covered,
-            };
-            StageVerdict { stage, countries, covered, verdict }
-        })
-        .collect();
-    let verdict = if stages.iter().any(|s| s.verdict == Verdict::Covered) { Verdict::Covered } else { Verdict::Clear };
+    let (stages, verdict) = stage_verdicts(&root.origin.stages, &options.covered);
     let mut countries: BTreeMap<Country, u32> = BTreeMap::new();
     for m in &root.origin.mines {
         if let Some(country) = m.country {
@@ -522,17 +509,38 @@ pub fn audit(
     })
 }
 
+/// The four stages of a lot, in order, each with its countries, those of them on the covered list
+/// and its verdict; and the lot's verdict: `covered` when any stage happened in a covered country,
+/// else `clear`. Shared by the audit and the origin report, so that they never disagree.
+pub(crate) fn stage_verdicts(stages: &StageCountries, covered: &BTreeSet<Country>) -> (Vec<StageVerdict>, Verdict) {
+    let rows: Vec<StageVerdict> = Stage::ALL
+        .iter()
+        .map(|&stage| {
+            let countries: Vec<Country> = stages.countries(stage).collect();
+            let on_list: Vec<Country> = countries.iter().copied().filter(|c| covered.contains(c)).collect();
+            let verdict = match (countries.is_empty(), on_list.is_empty()) {
+                (true, _) => Verdict::NotReached,
+                (false, true) => Verdict::Clear,
+                (false, false) => Verdict::Covered,
+            };
+            StageVerdict { stage, countries, covered: on_list, verdict }
+        })
+        .collect();
+    let verdict = if rows.iter().any(|s| s.verdict == Verdict::Covered) { Verdict::Covered } else { Verdict::Clear };
+    (rows, verdict)
+}
+
 /// The lot and its ancestors, breadth first, each with the last position of its history that
 /// counts for the lot.
 #[derive(Debug)]
-struct Ancestry {
-    order: Vec<LotId>,
-    cutoff: HashMap<LotId, u64>,
-    truncated: bool,
+pub(crate) struct Ancestry {
+    pub(crate) order: Vec<LotId>,
+    pub(crate) cutoff: HashMap<LotId, u64>,
+    pub(crate) truncated: bool,
 }
 
 impl Ancestry {
-    fn of(state: &State, lot: &LotId, lots_max: usize) -> Ancestry {
+    pub(crate) fn of(state: &State, lot: &LotId, lots_max: usize) -> Ancestry {
         let mut a =
             Ancestry { order: vec![lot.clone()], cutoff: HashMap::from([(lot.clone(), u64::MAX)]), truncated: false };
         let mut next = 0;
@@ -713,13 +721,13 @@ fn corrections(
 }
 
 /// A record's event id and envelope.
-fn parse(record: &Record) -> Result<(Uuid, Envelope), QueryError> {
+pub(crate) fn parse(record: &Record) -> Result<(Uuid, Envelope), QueryError> {
     let header = record.header();
     let env = lode_domain::parse_record(header.event)
         .map_err(|e| QueryError::Log { seq: record.seq, message: e.to_string() })?;
     Ok((header.id, env))
 }
 
-fn log_error(seq: u64, e: lode_store::ReadError) -> QueryError {
+pub(crate) fn log_error(seq: u64, e: lode_store::ReadError) -> QueryError {
     QueryError::Log { seq, message: e.to_string() }
 }

@@ -14,7 +14,11 @@
 //! - [`lots`] lists lots by custodian, material form, status and site ([`LotList`]).
 //! - [`checkpoint`] formats, signs and checks C2SP checkpoints of the log; [`bundle`] builds and
 //!   verifies a lot's audit bundle: its records, their inclusion proofs and a signed checkpoint.
-//! - [`render`] writes masses and shares for people (integers only) and lineages as Graphviz DOT.
+//! - [`render`] writes masses and shares for people (integers only) and lineages as Graphviz DOT;
+//!   [`TraceBack::to_svg`] and [`TraceForward::to_svg`] draw them as SVG.
+//! - Exports for compliance tools: [`epcis`] (a GS1 EPCIS 2.0 document of the ledger, a lot or its
+//!   ancestry), [`csv_export`] (lots, events, custody, inventory) and [`origin`] (a lot's origin
+//!   report with the checkpoint of the log it was built from). They fail with [`ExportError`].
 //!
 //! Every answer is a plain struct with stable, serializable field names. The functions over the
 //! projections take the rules' state and the views, as [`lode_projections::Ledger::read`] hands them
@@ -45,10 +49,15 @@ mod as_of;
 mod audit;
 pub mod bundle;
 pub mod checkpoint;
+pub mod csv_export;
 mod custody;
+pub mod epcis;
 mod error;
 mod lots;
+pub mod origin;
 pub mod render;
+mod svg;
+
 mod trace;
 
 pub use as_of::{inventory_as_of, ledger_as_of, AsOf, InventoryAsOf, LedgerAsOf};
@@ -57,7 +66,7 @@ pub use audit::{
     DEFAULT_COVERED_COUNTRIES,
 };
 pub use custody::{custody, Custody, Handover};
-pub use error::{AsOfError, QueryError};
+pub use error::{AsOfError, ExportError, QueryError};
 pub use lots::{lots, LotFilter, LotList, LotRow};
 pub use trace::{
     trace_back, trace_forward, CountryShare, Making, MineOrigin, StageCountriesRow, TraceBack, TraceEdge, TraceForward,

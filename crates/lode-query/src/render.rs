@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 
+pub use crate::svg::xml_escape;
 use crate::trace::{TraceEdge, TracedLot};
 use crate::{TraceBack, TraceForward};
 
@@ -44,6 +45,18 @@ pub fn mass(g: u64) -> String {
     }
 }
 
+/// A mass in grams as kilograms with exactly three decimals and no separators, for machines (CSV
+/// and EPCIS exports): `1234.567`, `0.001`, `20000.000`. Exact: grams are thousandths of a kilogram.
+pub fn kg(g: u128) -> String {
+    format!("{}.{:03}", g / u128::from(G_PER_KG), g % u128::from(G_PER_KG))
+}
+
+/// A signed mass in grams as [`kg`] with a minus sign when negative: `-10.000`, `0.000`, `2.500`.
+pub fn signed_kg(g: i128) -> String {
+    let sign = if g < 0 { "-" } else { "" };
+    format!("{sign}{}", kg(g.unsigned_abs()))
+}
+
 /// A signed mass difference in grams, as [`mass`] with a sign: `-10.000 kg`, `+1.250 t`, `0.000 kg`.
 pub fn signed_mass(g: i128) -> String {
     let magnitude = u64::try_from(g.unsigned_abs()).unwrap_or(u64::MAX);
@@ -74,6 +87,54 @@ pub fn share(ppm: u32) -> String {
 /// Parts per million with thousands separators: `750,000 ppm`.
 pub fn ppm(ppm: u32) -> String {
     format!("{} ppm", thousands(u128::from(ppm)))
+}
+
+/// A table for people: the header and rows in columns two spaces apart, each as wide as its widest
+/// cell (in characters), right-aligned where `right` says, indented by two spaces, with no trailing
+/// white space; `  none` when there are no rows.
+pub fn table(header: &[&str], right: &[bool], rows: Vec<Vec<String>>) -> String {
+    if rows.is_empty() {
+        return "  none\n".to_string();
+    }
+    let mut all = Vec::with_capacity(rows.len() + 1);
+    all.push(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    all.extend(rows);
+    for row in &mut all {
+        row[0] = format!("  {}", row[0]);
+    }
+    columns(right, &all)
+}
+
+/// Rows in columns two spaces apart, each as wide as its widest cell (in characters), right-aligned
+/// where `right` says; one line each, without trailing white space.
+pub fn columns(right: &[bool], rows: &[Vec<String>]) -> String {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; count];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i] - cell.chars().count());
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// The date of an RFC 3339 time as written: its first ten characters (`2025-03-10`).

@@ -34,6 +34,10 @@ pub struct TracedLot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mine: Option<SiteId>,
     pub made: Making,
+    /// The stage its making recorded, in `made.country`: mining for a lot extracted at a mine, or
+    /// the stage of a transformation whose outputs changed form (`docs/vocabulary.md`, Stages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
     /// The most transformations between it and the traced lot (0 for the traced lot).
     pub generation: u32,
 }
@@ -353,6 +357,7 @@ fn traced(state: &State, view: &LotView, generation: u32) -> TracedLot {
             seq: made.event.seq,
             actor: made.event.actor.clone(),
         },
+        stage: state.lot(view.lot.as_str()).and_then(|l| l.stage).map(|s| s.stage),
         generation,
     }
 }

@@ -3,7 +3,7 @@
 
 use lode_domain::scenario::{generate, ScenarioOptions};
 use lode_projections::view::{InventoryFilter, InventoryRow};
-use lode_projections::{prepare_event, Ledger};
+use lode_projections::{prepare_event, prepare_event_with, Ledger};
 use lode_query::{Audit, AuditOptions, Limits, TraceBack, TraceForward};
 use lode_store::{Options, Store};
 use serde_json::{json, Value};
@@ -71,6 +71,36 @@ impl Fixture {
     pub fn event_at(&self, seq: u64) -> Uuid {
         self.store.reader().get(seq).unwrap().unwrap().header().id
     }
+}
+
+/// The demo ledger of `data/demo/events.jsonl`. An event without an id gets one derived from its line,
+/// so that positions, ids and everything derived from them but `recorded_at` are the same every run.
+pub fn demo() -> Fixture {
+    let text = std::fs::read_to_string(repo_file("data/demo/events.jsonl")).unwrap();
+    let f = Fixture::new();
+    let batch = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let id = Uuid::from_u128(0xde30_0000_0000_7000_8000_0000_0000_0000 | i as u128);
+            prepare_event_with(line.as_bytes(), || id).unwrap()
+        })
+        .collect();
+    let out = f.store.append(batch).unwrap();
+    assert!(out.stopped.is_none(), "{:?}", out.stopped);
+    f
+}
+
+/// A ledger of the generated history of `mine_lots` mine lots.
+pub fn generated(mine_lots: usize, seed: u64) -> Fixture {
+    let f = Fixture::new();
+    f.append_lines(&scenario(mine_lots, seed));
+    f
+}
+
+/// A file of the repository, from its root.
+pub fn repo_file(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
 /// The generated history of `mine_lots` mine lots, as JSON lines.
