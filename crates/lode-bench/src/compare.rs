@@ -65,6 +65,8 @@ struct Metric {
     better: Better,
     /// The median per system, for the systems that have the figure.
     values: BTreeMap<&'static str, f64>,
+    /// The lowest and highest run per system: on a shared machine the spread matters.
+    ranges: BTreeMap<&'static str, (f64, f64)>,
 }
 
 /// Every child's output, by system, then phase (`import`, `single-8` …), one per run.
@@ -124,6 +126,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<Value> {
         bail!("no system to measure");
     }
 
+    // The physical limit of a durable single-event append, taken at the start, before the
+    // single-event phases and at the end: on a shared disk it moves, and says how much.
+    let mut fsync_us = vec![("start", fsync_latency_us(&work)?)];
+
     let mut results: Results = BTreeMap::new();
     let runner = Runner { work: &work, pg: args.pg.as_deref() };
     let mut record =
@@ -158,6 +164,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<Value> {
             record(s, "reads".into(), runner.phase(s, Phase::Reads, &[])?);
         }
     }
+    fsync_us.push(("before single-event appends", fsync_latency_us(&work)?));
     for &w in &args.writers {
         for run in 0..args.runs {
             for &s in &systems {
@@ -173,13 +180,20 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<Value> {
         }
     }
 
+    fsync_us.push(("end", fsync_latency_us(&work)?));
+
     let metrics = metrics(&results, &args.writers);
     let notes = notes(&results, &status);
     let load_end = load_average();
     let summary = json!({
         "date": started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "machine": { "host": machine(), "load_average_1m_start": load_start, "load_average_1m_end": load_end },
+        "machine": {
+            "host": machine(),
+            "load_average_1m_start": load_start,
+            "load_average_1m_end": load_end,
+            "fsync_512_bytes_median_us": fsync_us.iter().map(|(when, us)| json!({ "when": when, "us": us })).collect::<Vec<_>>(),
+        },
         "workload": {
             "generator": "lode_domain::scenario::generate, as `lode generate`",
             "mine_lots": args.lots,
@@ -205,6 +219,25 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<Value> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(summary)
+}
+
+/// The median time of `fdatasync` after a 512-byte append to a file in `dir`, in µs: what one
+/// durable commit costs at least on this disk, now.
+fn fsync_latency_us(dir: &Path) -> anyhow::Result<f64> {
+    use std::io::Write;
+    const SAMPLES: usize = 200;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let mut us = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        file.write_all(&[0u8; 512])?;
+        let started = std::time::Instant::now();
+        file.sync_data()?;
+        us.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(median(&us).expect("SAMPLES > 0"))
 }
 
 /// Starts child processes: this same executable, `lode-bench phase …`.
@@ -356,7 +389,7 @@ fn metrics(results: &Results, writers: &[usize]) -> Vec<Metric> {
     ]);
     defs.into_iter()
         .map(|(key, label, unit, better, phase, field, scale)| {
-            let mut values = BTreeMap::new();
+            let (mut values, mut ranges) = (BTreeMap::new(), BTreeMap::new());
             for s in System::ALL {
                 let mut v = samples(results, s.key(), &phase, field);
                 if field == "wal_bytes_per_event" {
@@ -367,9 +400,12 @@ fn metrics(results: &Results, writers: &[usize]) -> Vec<Metric> {
                 }
                 if let Some(m) = median(&v) {
                     values.insert(s.key(), m * scale);
+                    let (lo, hi) =
+                        v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+                    ranges.insert(s.key(), (lo * scale, hi * scale));
                 }
             }
-            Metric { key, label, unit, better, values }
+            Metric { key, label, unit, better, values, ranges }
         })
         .filter(|m| !m.values.is_empty())
         .collect()
@@ -393,6 +429,7 @@ fn metric_json(m: &Metric) -> Value {
         "unit": m.unit,
         "better": match m.better { Better::Higher => "higher", Better::Lower => "lower" },
         "values": m.values,
+        "min_max": m.ranges.iter().map(|(k, (lo, hi))| (*k, json!([lo, hi]))).collect::<BTreeMap<_, _>>(),
         "lode_vs_best_peer": ratio(m),
     })
 }
@@ -482,6 +519,15 @@ fn print_table(
         m["load_average_1m_start"],
         m["load_average_1m_end"]
     );
+    let fsyncs: Vec<String> = m["fsync_512_bytes_median_us"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| format!("{:.0} µs ({})", f["us"].as_f64().unwrap_or(0.0), f["when"].as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!("fsync of a 512-byte write in the work directory, median: {}", fsyncs.join(", "));
     for s in System::ALL {
         if let Some(st) = status.get(s.key()) {
             if st["status"] == "skipped" {
@@ -517,6 +563,22 @@ fn print_table(
         };
         println!("{line}");
     }
+    // The widest spread between runs says at a glance how far to trust the medians.
+    let widest = metrics
+        .iter()
+        .flat_map(|m| m.ranges.iter().map(move |(s, r)| (m, *s, *r)))
+        .filter(|(_, _, (lo, _))| *lo > 0.0)
+        .max_by(|a, b| (a.2 .1 / a.2 .0).total_cmp(&(b.2 .1 / b.2 .0)));
+    if let Some((m, s, (lo, hi))) = widest {
+        println!(
+            "widest spread between runs: {} ({}), {}: {} to {} (every run's figures are in the JSON)",
+            m.label.trim(),
+            m.unit,
+            s,
+            format_value(lo, m.unit),
+            format_value(hi, m.unit)
+        );
+    }
     println!();
     for n in notes {
         println!("- {n}");
@@ -536,6 +598,7 @@ mod tests {
             unit: "",
             better,
             values: BTreeMap::from([("lode", lode), ("sqlite", a), ("postgres", b)]),
+            ranges: BTreeMap::new(),
         };
         assert_eq!(ratio(&m(Better::Higher, 200.0, 100.0, 50.0)), Some(2.0));
         assert_eq!(ratio(&m(Better::Lower, 200.0, 100.0, 50.0)), Some(4.0));
