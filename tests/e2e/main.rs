@@ -6,6 +6,7 @@ mod bundle;
 mod checkpoint;
 mod cli;
 mod crash;
+mod crash_serve;
 mod demo;
 mod exports;
 mod faults;

@@ -64,6 +64,14 @@ impl Server {
         format!("{}{path}", self.url)
     }
 
+    /// SIGKILL, and waits for the process to end.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
     /// SIGTERM, then waits for the process to end.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
