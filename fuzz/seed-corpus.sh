@@ -65,12 +65,14 @@ cp "$work/operator.key" "$corpus/checkpoint_bundle/seed-key-secret"
 "$LODE" --data-dir "$work/demo" bundle JP-MAG-2025-0001 --key "$work/operator.key" --out "$work/bundle.json" >/dev/null
 cp "$work/bundle.json" "$corpus/checkpoint_bundle/seed-bundle"
 
-# `rules` and `proofs` read structured input (the arbitrary crate) from raw bytes: seeds of a
-# few fixed byte patterns give libFuzzer somewhere to start besides the empty input.
+# `rules` and `proofs` read structured input (the arbitrary crate) from raw bytes: a few streams
+# of varied bytes give libFuzzer somewhere to start besides the empty input. Runs of 0x00 or 0xff
+# would only pick the first or last choice of every enum.
 for t in rules proofs; do
-    head -c 256 /dev/zero >"$corpus/$t/seed-zeros"
-    head -c 256 /dev/zero | tr '\0' '\377' >"$corpus/$t/seed-ones"
-    LC_ALL=C awk 'BEGIN { for (i = 0; i < 512; i++) printf "%c", (i * 37 + 11) % 256 }' >"$corpus/$t/seed-ramp"
+    for m in 37 73 151; do
+        LC_ALL=C awk -v m="$m" 'BEGIN { x = m; for (i = 0; i < 512; i++) { x = (x * 1103 + 12345) % 65536; printf "%c", int(x / 256) } }' \
+            >"$corpus/$t/seed-bytes-$m"
+    done
 done
 
 for t in "${targets[@]}"; do

@@ -10,14 +10,15 @@
 //! - Every parsed event, accepted or not, replayed without the rules into another state (what a
 //!   rebuild or a bundle's verification does with records it trusts) does not panic.
 //!
-//! The world is small on purpose, so that the fuzzer's choices collide: eight lot ids, four
-//! shipment ids, a handful of parties and sites (some never registered).
+//! The world is small on purpose, so that the fuzzer's choices collide: twelve lot ids, four
+//! shipment ids, a handful of parties and sites (some never registered). It starts with three
+//! lots and one shipment in transit.
 
 #![no_main]
 
-use arbitrary::Arbitrary;
+use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use lode_domain::{parse_event, replay, Context, Envelope, State, MASS_G_MAX};
+use lode_domain::{parse_event, replay, Context, Envelope, LotStatus, State, MASS_G_MAX};
 use lode_fuzz::Book;
 use lode_projections::view::Views;
 use serde_json::{json, Value};
@@ -63,7 +64,7 @@ const PROCESSES: [&str; 10] = [
 const DOCUMENT_KINDS: [&str; 4] = ["bill_of_lading", "certificate_of_origin", "invoice", "certificate_of_analysis"];
 const CONSUME_REASONS: [&str; 4] = ["delivered_to_product", "destroyed", "lost", "sample"];
 const FORMULAS: [&str; 3] = ["Nd2O3", "Pr6O11", "Dy2O3"];
-const LOTS: u8 = 8;
+const LOTS: u8 = 12;
 const SHIPMENTS: u8 = 4;
 /// Most events in one history, and most entries in one event's lists: enough to reach every rule.
 const STEPS_MAX: usize = 64;
@@ -95,62 +96,174 @@ fn material(i: u8) -> Value {
     }
 }
 
-/// A mass in grams, often relative to what a lot holds, so that lots are emptied and closed.
+/// A mass in grams, often relative to what a lot holds, so that lots are emptied and closed. Any
+/// other mass is at most 10^12 g: larger ones are parse errors, which `parse_event`'s own target
+/// covers.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Mass {
     Small(u8),
     All,
+    Any(u64),
     Half,
     AllButOne,
     Max,
-    Raw(u64),
 }
 
 impl Mass {
     fn grams(self, reference: u64) -> u64 {
         match self {
-            Mass::Small(n) => u64::from(n),
+            Mass::Small(n) => u64::from(n) + 1,
             Mass::All => reference,
             Mass::Half => reference / 2,
             Mass::AllButOne => reference.saturating_sub(1),
             Mass::Max => MASS_G_MAX,
-            Mass::Raw(n) => n,
+            Mass::Any(n) => n % (MASS_G_MAX + 1),
         }
+    }
+}
+
+/// Whether to depart from the natural choice: for one byte value in eight, away from both the
+/// zeros of an input that ran out and the 0xff bytes fuzzers like to fill with.
+fn rarely(u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
+    Ok((0x60..0x80).contains(&u8::arbitrary(u)?))
+}
+
+/// A choice that is usually left to the natural value (the one the rules expect), so that
+/// histories go deep.
+#[derive(Debug, Clone, Copy)]
+enum Mostly<T> {
+    Natural,
+    Chosen(T),
+}
+
+impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for Mostly<T> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(if rarely(u)? { Mostly::Chosen(T::arbitrary(u)?) } else { Mostly::Natural })
+    }
+}
+
+impl<T: Copy> Mostly<T> {
+    fn chosen(self) -> Option<T> {
+        match self {
+            Mostly::Chosen(t) => Some(t),
+            Mostly::Natural => None,
+        }
+    }
+}
+
+/// A lot or shipment: usually one of those that exist (for what needs one) or of those that do
+/// not yet (for a new one), by index; now and then any id of the small world.
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    index: u8,
+    any: bool,
+}
+
+impl<'a> Arbitrary<'a> for Pick {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Pick { index: u8::arbitrary(u)?, any: rarely(u)? })
+    }
+}
+
+/// A list with at least one entry: an empty one is a parse error, which `parse_event`'s own target
+/// covers (and `Vec`'s length, which arbitrary reads from the input's end, is often 0).
+#[derive(Arbitrary, Debug)]
+struct NonEmpty<T>(T, Vec<T>);
+
+impl<T> NonEmpty<T> {
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        std::iter::once(&self.0).chain(&self.1)
     }
 }
 
 #[derive(Arbitrary, Debug)]
 enum Target {
-    Lot(u8),
+    Lot(Pick),
     Other(u8),
 }
 
+/// The kinds of event. The derived choice of a variant maps low input bytes to the first ones and
+/// 0xff bytes (which fuzzers like) to the last: the ones that build histories stand at both ends.
 #[derive(Arbitrary, Debug)]
 enum Kind {
-    Extract { lot: u8, site: u8, material: u8, mass: Mass },
-    Transform { process: u8, site: Option<u8>, inputs: Vec<(u8, Mass)>, outputs: Vec<(u8, u8, Mass)>, balanced: bool },
-    Ship { shipment: u8, lots: Vec<u8>, from_site: Option<u8>, to_site: u8, carrier: Option<u8>, documents: u8 },
-    Receive { shipment: u8, lots: Vec<(u8, Mass)> },
-    Reject { shipment: u8 },
-    Move { lot: u8, site: u8 },
-    Document { target: Target, kind: u8 },
-    Assay { lot: u8, lab: u8, ppm: Vec<u32> },
-    Consume { lot: u8, mass: Mass, reason: u8 },
-    Adjust { lot: u8, mass: Mass, up: bool },
-    Hold { target: Target, place: bool },
-    Correct { event: u16, did_not_occur: bool },
-    RegisterParty { party: u8, roles: u16 },
-    RegisterSite { site: u8, party: Option<u8>, kind: Option<u8> },
+    Transform {
+        process: u8,
+        site: Mostly<u8>,
+        inputs: NonEmpty<(Pick, Mass)>,
+        outputs: NonEmpty<(Pick, u8, Mass)>,
+        balanced: Mostly<()>,
+    },
+    Ship {
+        shipment: Pick,
+        lots: NonEmpty<Pick>,
+        from_site: Mostly<u8>,
+        to_site: u8,
+        carrier: Option<Mostly<u8>>,
+        documents: u8,
+    },
+    Receive {
+        shipment: Pick,
+        lots: NonEmpty<(Pick, Mass)>,
+    },
+    Reject {
+        shipment: Pick,
+    },
+    Move {
+        lot: Pick,
+        site: u8,
+    },
+    Document {
+        target: Target,
+        kind: u8,
+    },
+    Assay {
+        lot: Pick,
+        lab: Mostly<u8>,
+        ppm: Vec<u32>,
+    },
+    Consume {
+        lot: Pick,
+        mass: Mass,
+        reason: u8,
+    },
+    Adjust {
+        lot: Pick,
+        mass: Mass,
+        up: bool,
+    },
+    Hold {
+        target: Target,
+        place: bool,
+    },
+    Correct {
+        event: u16,
+        did_not_occur: bool,
+    },
+    RegisterParty {
+        party: u8,
+        roles: u16,
+    },
+    RegisterSite {
+        site: u8,
+        party: Mostly<u8>,
+        kind: Mostly<u8>,
+    },
+    Extract {
+        lot: Pick,
+        site: u8,
+        material: u8,
+        mass: Mass,
+    },
 }
 
-/// One event of the history: its kind, and optionally another actor than the natural one (the
+/// One event of the history: its kind, and sometimes another actor than the natural one (the
 /// party the rules expect), an `expected` version, or a time in the future.
 #[derive(Arbitrary, Debug)]
 struct Step {
     kind: Kind,
-    actor: Option<u8>,
-    expected: Option<(u8, bool)>,
-    future: bool,
+    actor: Mostly<u8>,
+    expected: Option<(Pick, bool)>,
+    future: Mostly<()>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -160,27 +273,103 @@ struct History {
     replay_all: bool,
 }
 
+/// Turns picks into ids against the state as it is before the event.
+struct World<'s> {
+    state: &'s State,
+}
+
+impl World<'_> {
+    fn nth(ids: &[String], p: Pick, or: String) -> String {
+        if p.any || ids.is_empty() {
+            or
+        } else {
+            ids[usize::from(p.index) % ids.len()].clone()
+        }
+    }
+
+    /// A lot that exists, active ones first.
+    fn lot(&self, p: Pick) -> String {
+        let active: Vec<String> =
+            self.state.lots().filter(|(_, l)| l.status == LotStatus::Active).map(|(id, _)| id.to_string()).collect();
+        let all: Vec<String> = self.state.lots().map(|(id, _)| id.to_string()).collect();
+        Self::nth(if active.is_empty() { &all } else { &active }, p, lot(p.index))
+    }
+
+    /// A lot id not used yet.
+    fn new_lot(&self, p: Pick) -> String {
+        let free: Vec<String> = (0..LOTS).map(lot).filter(|id| self.state.lot(id).is_none()).collect();
+        Self::nth(&free, p, lot(p.index))
+    }
+
+    fn shipment(&self, p: Pick) -> String {
+        let all: Vec<String> = self.state.shipments().map(|(id, _)| id.to_string()).collect();
+        Self::nth(&all, p, shipment(p.index))
+    }
+
+    fn new_shipment(&self, p: Pick) -> String {
+        let free: Vec<String> = (0..SHIPMENTS).map(shipment).filter(|id| self.state.shipment(id).is_none()).collect();
+        Self::nth(&free, p, shipment(p.index))
+    }
+
+    /// A lot of the shipment, those still in transit first.
+    fn shipped_lot(&self, shipment: &str, p: Pick) -> String {
+        let lots: Vec<String> = self.state.shipment(shipment).map_or(Vec::new(), |s| {
+            let moving: Vec<String> = s.lots_in_transit().map(|id| id.to_string()).collect();
+            if moving.is_empty() {
+                s.lots.keys().map(|id| id.to_string()).collect()
+            } else {
+                moving
+            }
+        });
+        Self::nth(&lots, p, lot(p.index))
+    }
+
+    fn custodian(&self, lot: &str) -> String {
+        self.state.lot(lot).map_or("miner".to_string(), |x| x.custodian.to_string())
+    }
+
+    fn held(&self, lot: &str) -> u64 {
+        self.state.lot(lot).map_or(1000, |x| x.mass_g)
+    }
+}
+
+/// Drops repeated ids from a list, and those in `taken`: a repeat is a parse error, which
+/// `parse_event`'s own target covers, and would keep most transformations and shipments from ever
+/// passing.
+fn distinct(ids: impl Iterator<Item = String>, taken: &mut Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in ids {
+        if !taken.contains(&id) {
+            taken.push(id.clone());
+            out.push(id);
+        }
+    }
+    out
+}
+
 /// Writes a step as the JSON a client would submit, reading the book's state to fill in natural
-/// actors, sites and masses.
+/// actors, lots, sites and masses.
 fn event_json(step: &Step, state: &State, ids: &[uuid::Uuid], n: usize) -> Value {
-    let custodian = |l: &str| state.lot(l).map_or("miner".to_string(), |x| x.custodian.to_string());
-    let held = |l: &str| state.lot(l).map_or(1000, |x| x.mass_g);
+    let w = World { state };
     let (kind, natural, data) = match &step.kind {
-        Kind::Extract { lot: l, site, material: m, mass } => {
+        Kind::Extract { lot, site, material: m, mass } => {
             let (site, operator, _, _) = pick(&SITES, *site);
-            let data = json!({"lot": lot(*l), "site": site, "material": material(*m), "mass_g": mass.grams(1_000_000)});
+            let data = json!({"lot": w.new_lot(*lot), "site": site, "material": material(*m), "mass_g": mass.grams(1_000_000)});
             ("lot.extracted", operator.to_string(), data)
         }
         Kind::Transform { process, site, inputs, outputs, balanced } => {
+            let mut taken = Vec::new();
+            let input_lots = distinct(inputs.iter().take(LIST_MAX).map(|(p, _)| w.lot(*p)), &mut taken);
+            let output_lots = distinct(outputs.iter().take(LIST_MAX).map(|(p, _, _)| w.new_lot(*p)), &mut taken);
             let inputs: Vec<(String, u64)> =
-                inputs.iter().take(LIST_MAX).map(|(l, m)| (lot(*l), m.grams(held(&lot(*l))))).collect();
+                inputs.iter().zip(input_lots).map(|((_, m), l)| (l.clone(), m.grams(w.held(&l)))).collect();
             let total_in: u64 = inputs.iter().map(|(_, g)| *g).fold(0, u64::saturating_add);
             let outputs: Vec<(String, u8, u64)> =
-                outputs.iter().take(LIST_MAX).map(|(l, m, g)| (lot(*l), *m, g.grams(total_in))).collect();
+                outputs.iter().zip(output_lots).map(|((_, m, g), l)| (l, *m, g.grams(total_in))).collect();
             let total_out: u64 = outputs.iter().map(|(_, _, g)| *g).fold(0, u64::saturating_add);
             let first = inputs.first().map(|(l, _)| l.clone()).unwrap_or_else(|| lot(0));
-            let site = match site {
-                Some(s) => pick(&SITES, *s).0.to_string(),
+            let site = match site.chosen() {
+                Some(s) => pick(&SITES, s).0.to_string(),
                 None => state.lot(&first).map_or("plant".to_string(), |x| x.site.to_string()),
             };
             let mut data = json!({
@@ -189,27 +378,29 @@ fn event_json(step: &Step, state: &State, ids: &[uuid::Uuid], n: usize) -> Value
                 "inputs": inputs.iter().map(|(l, g)| json!({"lot": l, "mass_g": g})).collect::<Vec<_>>(),
                 "outputs": outputs.iter().map(|(l, m, g)| json!({"lot": l, "material": material(*m), "mass_g": g})).collect::<Vec<_>>(),
             });
-            // Balanced: what the inputs give beyond the outputs is the loss; what they lack, untraced additions.
-            if *balanced {
+            // Balanced unless chosen otherwise: what the inputs give beyond the outputs is the loss;
+            // what they lack, untraced additions.
+            if balanced.chosen().is_none() {
                 if total_in >= total_out {
                     data["loss_g"] = json!(total_in - total_out);
                 } else {
                     data["additions_g"] = json!(total_out - total_in);
                 }
             }
-            ("lot.transformed", custodian(&first), data)
+            ("lot.transformed", w.custodian(&first), data)
         }
-        Kind::Ship { shipment: s, lots, from_site, to_site, carrier, documents } => {
-            let lots: Vec<String> = lots.iter().take(LIST_MAX).map(|l| lot(*l)).collect();
+        Kind::Ship { shipment, lots, from_site, to_site, carrier, documents } => {
+            let lots = distinct(lots.iter().take(LIST_MAX).map(|p| w.lot(*p)), &mut Vec::new());
             let first = lots.first().cloned().unwrap_or_else(|| lot(0));
-            let from_site = match from_site {
-                Some(s) => pick(&SITES, *s).0.to_string(),
+            let from_site = match from_site.chosen() {
+                Some(s) => pick(&SITES, s).0.to_string(),
                 None => state.lot(&first).map_or("port".to_string(), |x| x.site.to_string()),
             };
             let (to_site, to_party, _, _) = pick(&SITES, *to_site);
-            let mut data = json!({"shipment": shipment(*s), "lots": lots, "from_site": from_site, "to_party": to_party, "to_site": to_site});
+            let mut data = json!({"shipment": w.new_shipment(*shipment), "lots": lots, "from_site": from_site,
+                "to_party": to_party, "to_site": to_site});
             if let Some(c) = carrier {
-                data["carrier"] = json!(pick(&PARTIES, *c));
+                data["carrier"] = json!(c.chosen().map_or("carrier", |c| pick(&PARTIES, c)));
             }
             let docs: Vec<Value> = DOCUMENT_KINDS
                 .iter()
@@ -220,71 +411,74 @@ fn event_json(step: &Step, state: &State, ids: &[uuid::Uuid], n: usize) -> Value
             if documents & 0x80 != 0 {
                 data["documents"] = json!(docs);
             }
-            ("custody.shipped", custodian(&first), data)
+            ("custody.shipped", w.custodian(&first), data)
         }
-        Kind::Receive { shipment: s, lots } => {
-            let shipped = state.shipment(&shipment(*s));
+        Kind::Receive { shipment, lots } => {
+            let id = w.shipment(*shipment);
+            let shipped = state.shipment(&id);
+            let ids = distinct(lots.iter().take(LIST_MAX).map(|(p, _)| w.shipped_lot(&id, *p)), &mut Vec::new());
             let lots: Vec<Value> = lots
                 .iter()
-                .take(LIST_MAX)
-                .map(|(l, m)| {
-                    let sent = shipped.and_then(|x| x.lots.get(lot(*l).as_str())).map_or(1000, |x| x.shipped_g);
-                    json!({"lot": lot(*l), "mass_g": m.grams(sent)})
+                .zip(ids)
+                .map(|((_, m), l)| {
+                    let sent = shipped.and_then(|x| x.lots.get(l.as_str())).map_or(1000, |x| x.shipped_g);
+                    json!({"lot": l, "mass_g": m.grams(sent)})
                 })
                 .collect();
             let receiver = shipped.map_or("trader".to_string(), |x| x.to_party.to_string());
-            ("custody.received", receiver, json!({"shipment": shipment(*s), "lots": lots}))
+            ("custody.received", receiver, json!({"shipment": id, "lots": lots}))
         }
-        Kind::Reject { shipment: s } => {
-            let receiver = state.shipment(&shipment(*s)).map_or("trader".to_string(), |x| x.to_party.to_string());
-            ("custody.rejected", receiver, json!({"shipment": shipment(*s), "reason": "damaged drums"}))
+        Kind::Reject { shipment } => {
+            let id = w.shipment(*shipment);
+            let receiver = state.shipment(&id).map_or("trader".to_string(), |x| x.to_party.to_string());
+            ("custody.rejected", receiver, json!({"shipment": id, "reason": "damaged drums"}))
         }
-        Kind::Move { lot: l, site } => {
-            ("lot.moved", custodian(&lot(*l)), json!({"lot": lot(*l), "to_site": pick(&SITES, *site).0}))
+        Kind::Move { lot, site } => {
+            let lot = w.lot(*lot);
+            ("lot.moved", w.custodian(&lot), json!({"lot": lot, "to_site": pick(&SITES, *site).0}))
         }
         Kind::Document { target, kind } => {
             let kind = pick(&DOCUMENT_KINDS, *kind);
             match target {
-                Target::Lot(l) => {
-                    ("document.attached", custodian(&lot(*l)), json!({"lot": lot(*l), "kind": kind, "ref": "R-1"}))
+                Target::Lot(p) => {
+                    let lot = w.lot(*p);
+                    ("document.attached", w.custodian(&lot), json!({"lot": lot, "kind": kind, "ref": "R-1"}))
                 }
                 Target::Other(s) => {
-                    let shipper = state.shipment(&shipment(*s)).map_or("miner".to_string(), |x| x.shipper.to_string());
-                    (
-                        "document.attached",
-                        shipper,
-                        json!({"shipment": shipment(*s), "kind": kind, "ref": "R-2", "digest": "ab".repeat(32)}),
-                    )
+                    let id = w.shipment(Pick { index: *s, any: false });
+                    let shipper = state.shipment(&id).map_or("miner".to_string(), |x| x.shipper.to_string());
+                    let data = json!({"shipment": id, "kind": kind, "ref": "R-2", "digest": "ab".repeat(32)});
+                    ("document.attached", shipper, data)
                 }
             }
         }
-        Kind::Assay { lot: l, lab, ppm } => {
+        Kind::Assay { lot, lab, ppm } => {
             let oxides: serde_json::Map<String, Value> = ppm
                 .iter()
                 .take(FORMULAS.len())
                 .zip(FORMULAS)
                 .map(|(p, f)| (f.to_string(), json!(p % 1_100_000)))
                 .collect();
-            let lab = pick(&PARTIES, *lab);
-            (
-                "lot.assayed",
-                lab.to_string(),
-                json!({"lot": lot(*l), "lab": lab, "certificate": "C-1", "oxides_ppm": oxides}),
-            )
+            let lab = lab.chosen().map_or("lab", |l| pick(&PARTIES, l));
+            let data = json!({"lot": w.lot(*lot), "lab": lab, "certificate": "C-1", "oxides_ppm": oxides});
+            ("lot.assayed", lab.to_string(), data)
         }
-        Kind::Consume { lot: l, mass, reason } => {
-            let data = json!({"lot": lot(*l), "mass_g": mass.grams(held(&lot(*l))), "reason": pick(&CONSUME_REASONS, *reason)});
-            ("lot.consumed", custodian(&lot(*l)), data)
+        Kind::Consume { lot, mass, reason } => {
+            let lot = w.lot(*lot);
+            let data =
+                json!({"lot": lot, "mass_g": mass.grams(w.held(&lot)), "reason": pick(&CONSUME_REASONS, *reason)});
+            ("lot.consumed", w.custodian(&lot), data)
         }
-        Kind::Adjust { lot: l, mass, up } => {
-            let g = i64::try_from(mass.grams(held(&lot(*l)))).unwrap_or(i64::MAX);
+        Kind::Adjust { lot, mass, up } => {
+            let lot = w.lot(*lot);
+            let g = i64::try_from(mass.grams(w.held(&lot))).unwrap_or(i64::MAX);
             let delta = if *up { g } else { -g };
-            ("lot.adjusted", custodian(&lot(*l)), json!({"lot": lot(*l), "delta_g": delta, "reason": "stocktake"}))
+            ("lot.adjusted", w.custodian(&lot), json!({"lot": lot, "delta_g": delta, "reason": "stocktake"}))
         }
         Kind::Hold { target, place } => {
             let kind = if *place { "hold.placed" } else { "hold.released" };
             let data = match target {
-                Target::Lot(l) => json!({"lot": lot(*l), "reason": "inquiry"}),
+                Target::Lot(p) => json!({"lot": w.lot(*p), "reason": "inquiry"}),
                 Target::Other(p) => json!({"party": pick(&PARTIES, *p), "reason": "inquiry"}),
             };
             (kind, "auditor".to_string(), data)
@@ -302,25 +496,23 @@ fn event_json(step: &Step, state: &State, ids: &[uuid::Uuid], n: usize) -> Value
         }
         Kind::RegisterSite { site, party, kind } => {
             let (id, operator, natural_kind, country) = pick(&SITES, *site);
-            let party = party.map_or(operator, |p| pick(&PARTIES, p));
-            let kind = kind.map_or(natural_kind, |k| pick(&KINDS, k));
-            (
-                "site.registered",
-                party.to_string(),
-                json!({"site": id, "party": party, "name": "A site", "kind": kind, "country": country}),
-            )
+            let party = party.chosen().map_or(operator, |p| pick(&PARTIES, p));
+            let kind = kind.chosen().map_or(natural_kind, |k| pick(&KINDS, k));
+            let data = json!({"site": id, "party": party, "name": "A site", "kind": kind, "country": country});
+            ("site.registered", party.to_string(), data)
         }
     };
-    let actor = step.actor.map_or(natural, |a| pick(&PARTIES, a).to_string());
-    let occurred_at = if step.future {
+    let actor = step.actor.chosen().map_or(natural, |a| pick(&PARTIES, a).to_string());
+    let occurred_at = if step.future.chosen().is_some() {
         "2027-01-01T00:00:00Z".to_string()
     } else {
         format!("2025-06-{:02}T{:02}:{:02}:00Z", 1 + n / 60 / 24 % 28, n / 60 % 24, n % 60)
     };
     let mut event = json!({"type": kind, "actor": actor, "occurred_at": occurred_at, "data": data});
-    if let Some((l, exact)) = step.expected {
-        let version = state.lot_version(&lot(l));
-        event["expected"] = json!({ lot(l): if exact { version } else { version + 1 } });
+    if let Some((p, exact)) = step.expected {
+        let lot = w.lot(p);
+        let version = state.lot_version(&lot);
+        event["expected"] = json!({ lot: if exact { version } else { version + 1 } });
     }
     event
 }
@@ -347,6 +539,23 @@ fn world() -> Vec<Value> {
         out.push(json!({"type": "site.registered", "actor": party, "occurred_at": "2025-01-01T00:00:00Z",
             "data": {"site": site, "party": party, "name": format!("Site {site}"), "kind": kind, "country": country}}));
     }
+    // A few lots, at a mine, at the plant and in transit, so that a history has something to work
+    // on from its first event.
+    let at = "2025-01-02T00:00:00Z";
+    for (lot, site, m, g) in
+        [("L0", "mine-a", 0, 1_000_000), ("L1", "mine-b", 1, 2_000_000), ("L2", "mine-a", 1, 500_000)]
+    {
+        out.push(json!({"type": "lot.extracted", "actor": "miner", "occurred_at": at,
+            "data": {"lot": lot, "site": site, "material": material(m), "mass_g": g}}));
+    }
+    out.push(
+        json!({"type": "lot.moved", "actor": "miner", "occurred_at": at, "data": {"lot": "L1", "to_site": "plant"}}),
+    );
+    out.push(
+        json!({"type": "lot.moved", "actor": "miner", "occurred_at": at, "data": {"lot": "L2", "to_site": "port"}}),
+    );
+    out.push(json!({"type": "custody.shipped", "actor": "miner", "occurred_at": at,
+        "data": {"shipment": "S0", "lots": ["L2"], "from_site": "port", "to_party": "trader", "to_site": "wh", "carrier": "carrier"}}));
     out
 }
 
