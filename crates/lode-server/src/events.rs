@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::{blocking, AppState, Problem};
+use crate::{blocking, AppState, Limits, Problem};
 
 /// A record as the API answers it: its position, its chain hash, and the record exactly as stored.
 pub(crate) fn item(r: &Record) -> Result<String, Problem> {
@@ -76,22 +76,8 @@ async fn append_inner(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
     }
     let limits = state.config.limits;
     let bytes = read_body(body, limits.body_bytes_max).await?;
-    let units = split(&bytes)?;
-    if units.len() > limits.request_events_max {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_events",
-            format!(
-                "{} events, the most in one request is {} (request_events_max)",
-                units.len(),
-                limits.request_events_max
-            ),
-        ));
-    }
-    let mut events: Vec<NewEvent<Envelope>> = Vec::with_capacity(units.len());
-    for (index, unit) in units.iter().enumerate() {
-        let ev = lode_projections::prepare_event(unit.get().as_bytes())
-            .map_err(|e| Problem::bad_request(e.code(), format!("event {index}: {e}")).with("index", index))?;
+    let events = events_from_body(&bytes, &limits)?;
+    for (index, ev) in events.iter().enumerate() {
         let kind = ev.payload.type_name();
         if ev.payload.actor().as_str() != caller.party {
             return Err(Problem::new(
@@ -113,7 +99,6 @@ async fn append_inner(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
             )
             .with("index", index));
         }
-        events.push(ev);
     }
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
     let kinds: Vec<&'static str> = events.iter().map(|e| e.payload.type_name()).collect();
@@ -175,6 +160,41 @@ fn append_error(e: AppendError) -> Problem {
         }
         other => Problem::internal(other),
     }
+}
+
+/// The events of a request body, parsed and ready for the store: the body is one JSON object (one
+/// event) or an array of at least one, and each event is parsed strictly and given its id and
+/// canonical form. Who may send them is the handler's business, after this.
+///
+/// The append handler reads the body through exactly this function, so that the fuzz target
+/// `http_body` exercises the code that is served.
+///
+/// # Errors
+///
+/// A [`Problem`]: 400 `malformed_json` or `empty_request` for a body that is not JSON or an empty
+/// array, `not_an_object` for a value that is not an event, 413 `too_many_events` past `limits.request_events_max`, and 400 with the
+/// parse code of `docs/vocabulary.md` (and the event's `index`) for an event that does not parse.
+pub fn events_from_body(bytes: &[u8], limits: &Limits) -> Result<Vec<NewEvent<Envelope>>, Problem> {
+    let units = split(bytes)?;
+    if units.len() > limits.request_events_max {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!(
+                "{} events, the most in one request is {} (request_events_max)",
+                units.len(),
+                limits.request_events_max
+            ),
+        ));
+    }
+    units
+        .iter()
+        .enumerate()
+        .map(|(index, unit)| {
+            lode_projections::prepare_event(unit.get().as_bytes())
+                .map_err(|e| Problem::bad_request(e.code(), format!("event {index}: {e}")).with("index", index))
+        })
+        .collect()
 }
 
 /// The events of a body: a JSON array of at least one, or one JSON value (which the domain's

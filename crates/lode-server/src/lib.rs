@@ -50,6 +50,7 @@ use lode_store::{Reader, Store};
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
+pub use events::events_from_body;
 pub use problem::Problem;
 
 use auth::{Principal, Tokens};

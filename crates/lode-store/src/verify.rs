@@ -80,7 +80,7 @@ impl ChainVerifier {
         }
         let link = Link { seq, prev: header.prev, leaf };
         if let Some(s) = self.suspect.take() {
-            return Err(blame(s, Some(&link)));
+            return Err(blame(s, Some(link.prev)));
         }
         if header.prev != self.chain {
             self.suspect = Some(link);
@@ -109,12 +109,8 @@ impl ChainVerifier {
         let last = self.next_seq - 1;
         if let Some(s) = self.suspect.take() {
             // No successor: decide with the stored or expected head, if one names this position.
-            let alt = record::chain_hash(&s.prev, &s.leaf);
             let witness = [stored_head, self.expect].into_iter().flatten().find(|h| h.seq == s.seq);
-            return Err(match witness {
-                Some(h) if h.hash == alt => blame_earlier(s),
-                _ => blame_later(s),
-            });
+            return Err(blame(s, witness.map(|h| h.hash)));
         }
         if let Some(h) = stored_head {
             if h.seq != last {
@@ -145,11 +141,15 @@ impl ChainVerifier {
     }
 }
 
-fn blame(s: Link, next: Option<&Link>) -> Failure {
-    let alt = record::chain_hash(&s.prev, &s.leaf);
-    match next {
-        Some(n) if n.prev == alt => blame_earlier(s),
-        _ => blame_later(s),
+/// Names the record to blame when `s`'s `prev` does not match, given what the next record (or a
+/// head at `s`'s position) says `s` chains to.
+fn blame(s: Link, witness: Option<Hash>) -> Failure {
+    // Record 1 links to the genesis, which is fixed and cannot have been altered: when its `prev`
+    // does not match, record 1 is to blame whatever the witness says.
+    if s.seq > 1 && witness == Some(record::chain_hash(&s.prev, &s.leaf)) {
+        blame_earlier(s)
+    } else {
+        blame_later(s)
     }
 }
 

@@ -172,3 +172,43 @@ fn an_index_entry_that_points_at_the_wrong_record_is_caught() {
     let failure = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
     assert_eq!(failure.seq, 13, "{failure}");
 }
+
+/// The records chained again from `prev` instead of the genesis: every record rewritten so that
+/// each links to the one before it, as a forger who changed record 1 would leave them.
+fn chained_from(records: &[Vec<u8>], mut prev: lode_store::Hash) -> Vec<Vec<u8>> {
+    use lode_store::record;
+    let mut out = Vec::new();
+    for r in records {
+        let h = record::parse(r).unwrap();
+        let streams: Vec<String> = h.streams.iter().map(|s| s.to_string()).collect();
+        let mut bytes = Vec::new();
+        record::encode(&mut bytes, h.seq, &h.id, h.recorded_at, &streams, &prev, h.event);
+        prev = record::chain_hash(&prev, &record::leaf_hash(&bytes));
+        out.push(bytes);
+    }
+    out
+}
+
+// Found by the `record` fuzz target: the verifier blamed "record 0", which does not exist.
+#[test]
+fn a_history_rewritten_from_its_first_record_is_blamed_on_record_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = filled(dir.path(), 6, 2).head();
+    let recs = raw_records(dir.path());
+    // Only record 1's `prev` betrays the rewrite, and the genesis it should link to cannot have
+    // changed: whatever the witness, record 1 is to blame.
+    let rewritten = chained_from(&recs, lode_store::Hash([9; 32]));
+    let forged = head_of(&rewritten);
+    for expect in [None, Some(saved), Some(forged)] {
+        let failure = verify_lines(Cursor::new(export_of(&rewritten)), expect, |_| {}).unwrap_err();
+        assert_eq!(failure.seq, 1, "{failure}");
+    }
+    // A forger who also rewrote the stored head.
+    rewrite(dir.path(), &rewritten, 4, Some(StoredHead { seq: forged.seq, hash: forged.hash, recorded_at_us: 0 }));
+    let failure = verify_path(dir.path(), None, |_| {}).unwrap().unwrap_err();
+    assert_eq!(failure.seq, 1, "{failure}");
+    // A log of one record: the head is the only witness.
+    let one = chained_from(&recs[..1], lode_store::Hash([9; 32]));
+    let failure = verify_lines(Cursor::new(export_of(&one)), Some(head_of(&one)), |_| {}).unwrap_err();
+    assert_eq!(failure.seq, 1, "{failure}");
+}
