@@ -7,7 +7,8 @@
 //! - single-event appends (`POST /v1/events`, one `lot.extracted` each, every one durable before its
 //!   answer: fsync on), `LODE_BENCH_APPENDS` in all (default 40,000), in `LODE_BENCH_ROUNDS` rounds
 //!   (default 3): events per second and latency percentiles per round, and their medians;
-//! - trace-backs of the magnet lots (`GET /v1/lots/{lot}/trace`), `LODE_BENCH_TRACES` (default 20,000).
+//! - trace-backs of the magnet lots (`GET /v1/lots/{lot}/trace`), `LODE_BENCH_TRACES` (default 20,000),
+//!   over all the connections and then over 4.
 //!
 //! Client and server share the machine's cores. Figures only: no timing is asserted.
 
@@ -167,17 +168,22 @@ fn main() {
             median(p99s)
         );
 
-        let paths: Vec<(bool, String)> =
-            (0..traces).map(|i| (false, format!("/v1/lots/{}/trace", magnets[i % magnets.len()]))).collect();
-        let (elapsed, lat) = drive(&base, &auditor, conns, Arc::new(paths)).await;
-        println!(
-            "trace back of magnet lots: {traces} requests in {:.2} s: {:.0} requests/s, p50 {}, p99 {}, max {}",
-            elapsed.as_secs_f64(),
-            traces as f64 / elapsed.as_secs_f64(),
-            ms(percentile(&lat, 50)),
-            ms(percentile(&lat, 99)),
-            ms(*lat.last().unwrap())
-        );
+        // Traces under the full load of connections, then with a few: the first is the server's
+        // throughput (latency is then mostly queueing, connections / throughput), the second what
+        // one trace costs a client when the server is not saturated.
+        for trace_conns in [conns, 4] {
+            let paths: Vec<(bool, String)> =
+                (0..traces).map(|i| (false, format!("/v1/lots/{}/trace", magnets[i % magnets.len()]))).collect();
+            let (elapsed, lat) = drive(&base, &auditor, trace_conns, Arc::new(paths)).await;
+            println!(
+                "trace back of magnet lots, {trace_conns} connections: {traces} requests in {:.2} s: {:.0} requests/s, p50 {}, p99 {}, max {}",
+                elapsed.as_secs_f64(),
+                traces as f64 / elapsed.as_secs_f64(),
+                ms(percentile(&lat, 50)),
+                ms(percentile(&lat, 99)),
+                ms(*lat.last().unwrap())
+            );
+        }
         let _ = stop_tx.send(());
         let store = server.await.unwrap().unwrap();
         store.close().unwrap();
