@@ -696,6 +696,28 @@ fn serve_demo_answers_with_the_demo_ledger_and_signs_checkpoints() {
         lode(tmp.path(), &["verify-bundle", bundle_path.to_str().unwrap(), "--key", pub_path.to_str().unwrap()], b"");
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("vn-laichau-mine"));
+    // The lineage picture and the EPCIS export, as the command makes them.
+    let r = c.get(s.at("/v1/lots/JP-MAG-2025-0001/graph.svg")).send().unwrap();
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    let svg = r.text().unwrap();
+    roxmltree::Document::parse(&svg).expect("the picture is well-formed XML");
+    assert!(svg.contains("vn-laichau-mine"), "the picture names the mine");
+    let r = c.get(s.at("/v1/export/epcis?lot=JP-MAG-2025-0001&ancestry=true")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/standards/epcis/EPCIS-JSON-Schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::options().should_validate_formats(true).build(&schema).unwrap();
+    assert!(validator.is_valid(&doc), "the served EPCIS document validates against the GS1 schema");
+    assert!(!doc["epcisBody"]["eventList"].as_array().unwrap().is_empty());
+    let (status, v) = get(&c, &s, None, "/v1/export/epcis?lot=NOPE");
+    assert_eq!((status, v["code"].as_str().unwrap()), (404, "lot_not_found"));
+    let (status, v) = get(&c, &s, None, "/v1/export/epcis?from=yesterday");
+    assert_eq!((status, v["parameter"].as_str().unwrap()), (400, "from"));
+
     // The demo prints tokens to try writes with; a write with one of them works.
     let writer = printed
         .lines()

@@ -167,17 +167,10 @@ pub(crate) struct AuditQuery {
     covered: Option<String>,
 }
 
-/// `GET /v1/lots/{lot}/audit`.
-pub(crate) async fn audit(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(lot): Path<String>,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, Problem> {
-    state.allow_read(&headers)?;
-    let mut options = AuditOptions::default();
-    if let Some(list) = &q.covered {
-        options.covered = list
+fn parse_covered(list: &Option<String>) -> Result<BTreeSet<Country>, Problem> {
+    match list {
+        None => Ok(AuditOptions::default().covered),
+        Some(list) => list
             .split(',')
             .map(str::trim)
             .filter(|c| !c.is_empty())
@@ -186,8 +179,113 @@ pub(crate) async fn audit(
                     invalid("covered", format!("covered: {c:?} is not an ISO 3166-1 alpha-2 country code"))
                 })
             })
-            .collect::<Result<BTreeSet<_>, _>>()?;
+            .collect(),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct GraphQuery {
+    direction: Option<String>,
+    covered: Option<String>,
+}
+
+/// `GET /v1/lots/{lot}/graph.svg`.
+pub(crate) async fn graph(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(lot): Path<String>,
+    Query(q): Query<GraphQuery>,
+) -> Result<Response, Problem> {
+    state.allow_read(&headers)?;
+    let forward = match q.direction.as_deref() {
+        None | Some("back") => false,
+        Some("forward") => true,
+        Some(other) => return Err(invalid("direction", format!("direction={other:?}: back or forward"))),
+    };
+    let covered = parse_covered(&q.covered)?;
+    let ledger = state.ledger.clone();
+    blocking(move || {
+        let limits = Limits::default();
+        let svg = if forward {
+            ledger.read(|s, v| lode_query::trace_forward(s, v, &lot, &limits)).map_err(query_problem)?.to_svg(&covered)
+        } else {
+            ledger.read(|s, v| lode_query::trace_back(s, v, &lot, &limits)).map_err(query_problem)?.to_svg(&covered)
+        };
+        Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EpcisQuery {
+    lot: Option<String>,
+    ancestry: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    base_uri: Option<String>,
+}
+
+/// `GET /v1/export/epcis`: the same document as `lode export epcis`.
+pub(crate) async fn epcis(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<EpcisQuery>,
+) -> Result<Response, Problem> {
+    use lode_query::epcis::{self, BaseUri, EpcisOptions};
+    use lode_query::ExportError;
+    state.allow_read(&headers)?;
+    let ancestry = match q.ancestry.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(invalid("ancestry", format!("ancestry={other:?}: true or false"))),
+    };
+    let time = |name: &'static str, v: &Option<String>| {
+        v.as_deref().map(|t| epcis::parse_time(name, t).map_err(|e| invalid(name, e.to_string()))).transpose()
+    };
+    let mut options = EpcisOptions {
+        lot: q.lot.clone(),
+        ancestry,
+        from: time("from", &q.from)?,
+        to: time("to", &q.to)?,
+        ..EpcisOptions::default()
+    };
+    if let Some(base) = &q.base_uri {
+        options.base = BaseUri::parse(base).map_err(|e| invalid("base_uri", e.to_string()))?;
+    }
+    let (ledger, reader) = (state.ledger.clone(), state.reader.clone());
+    blocking(move || match epcis::document(&reader, &ledger, &options) {
+        // Serialised from the typed document: its masses are exact decimal text, which a
+        // serde_json::Value would turn into floating point.
+        Ok(doc) => {
+            let body = serde_json::to_vec(&doc).map_err(Problem::internal)?;
+            Ok(([(header::CONTENT_TYPE, "application/ld+json")], body).into_response())
+        }
+        Err(e @ ExportError::LotNotFound { .. }) => Err(Problem::not_found("lot_not_found", e.to_string())),
+        Err(e @ (ExportError::TooManyLots { .. } | ExportError::TooManyEvents { .. })) => {
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "export_too_large", e.to_string()))
+        }
+        Err(e @ ExportError::EmptyLog) => {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "empty_log", e.to_string()))
+        }
+        Err(e @ ExportError::NotDurable { .. }) => {
+            let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_durable", e.to_string());
+            p.retry_after_s = Some(1);
+            Err(p)
+        }
+        Err(e) => Err(Problem::internal(e)),
+    })
+    .await
+}
+
+/// `GET /v1/lots/{lot}/audit`.
+pub(crate) async fn audit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(lot): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, Problem> {
+    state.allow_read(&headers)?;
+    let options = AuditOptions { covered: parse_covered(&q.covered)?, ..AuditOptions::default() };
     let (ledger, reader) = (state.ledger.clone(), state.reader.clone());
     blocking(move || {
         let audit = ledger.read(|s, v| lode_query::audit(s, v, &reader, &lot, &options)).map_err(query_problem)?;
