@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::queries::parse_u64;
 use crate::{blocking, AppState, Limits, Problem};
 
 /// A record as the API answers it: its position, its chain hash, and the record exactly as stored.
@@ -217,17 +218,6 @@ fn split(bytes: &[u8]) -> Result<Vec<&RawValue>, Problem> {
         }
         None => Err(Problem::bad_request("malformed_json", "the body is empty: send an event or an array of events")),
     }
-}
-
-fn parse_u64(name: &str, v: &Option<String>) -> Result<Option<u64>, Problem> {
-    v.as_deref()
-        .map(|s| {
-            s.parse::<u64>().map_err(|_| {
-                Problem::bad_request("invalid_parameter", format!("{name}={s:?} is not a non-negative integer"))
-                    .with("parameter", name)
-            })
-        })
-        .transpose()
 }
 
 /// Query strings are read as text and checked here, so that every bad value gets a problem that

@@ -18,14 +18,24 @@ use serde_json::json;
 
 use crate::{blocking, AppState, Problem};
 
-fn invalid(parameter: &str, detail: String) -> Problem {
+pub(crate) fn invalid(parameter: &str, detail: String) -> Problem {
     Problem::bad_request("invalid_parameter", detail).with("parameter", parameter.to_string())
 }
 
-fn parse_u64(name: &str, v: &Option<String>) -> Result<Option<u64>, Problem> {
+/// A non-negative integer query parameter, or a problem naming it.
+pub(crate) fn parse_u64(name: &str, v: &Option<String>) -> Result<Option<u64>, Problem> {
     v.as_deref()
         .map(|s| s.parse::<u64>().map_err(|_| invalid(name, format!("{name}={s:?} is not a non-negative integer"))))
         .transpose()
+}
+
+/// `direction=back` (the default) or `forward`: true for forward.
+fn parse_forward(direction: &Option<String>) -> Result<bool, Problem> {
+    match direction.as_deref() {
+        None | Some("back") => Ok(false),
+        Some("forward") => Ok(true),
+        Some(other) => Err(invalid("direction", format!("direction={other:?}: back or forward"))),
+    }
 }
 
 fn query_problem(e: QueryError) -> Problem {
@@ -131,11 +141,7 @@ pub(crate) async fn trace(
     Query(q): Query<TraceQuery>,
 ) -> Result<Response, Problem> {
     state.allow_read(&headers)?;
-    let forward = match q.direction.as_deref() {
-        None | Some("back") => false,
-        Some("forward") => true,
-        Some(other) => return Err(invalid("direction", format!("direction={other:?}: back or forward"))),
-    };
+    let forward = parse_forward(&q.direction)?;
     let limit = parse_u64("limit", &q.limit)?.map_or(lode_query::TRACE_LOTS_MAX, |l| {
         usize::try_from(l).unwrap_or(usize::MAX).min(lode_query::TRACE_LOTS_MAX)
     });
@@ -197,11 +203,7 @@ pub(crate) async fn graph(
     Query(q): Query<GraphQuery>,
 ) -> Result<Response, Problem> {
     state.allow_read(&headers)?;
-    let forward = match q.direction.as_deref() {
-        None | Some("back") => false,
-        Some("forward") => true,
-        Some(other) => return Err(invalid("direction", format!("direction={other:?}: back or forward"))),
-    };
+    let forward = parse_forward(&q.direction)?;
     let covered = parse_covered(&q.covered)?;
     let ledger = state.ledger.clone();
     blocking(move || {
