@@ -5,7 +5,8 @@
 //!
 //! `LODE_CRASH_CYCLES=N` runs N cycles (default 20); `LODE_CRASH_WINDOW_MS=M` kills each server
 //! between 20 ms and M ms after its writers start (default 1,500): a long campaign uses a short
-//! window, so that the ledger, which every cycle verifies whole, grows less.
+//! window, so that the ledger, which every cycle verifies whole, grows less; `LODE_CRASH_WRITERS`
+//! sets the concurrent writers (default 4).
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -28,9 +29,12 @@ fn sigkill_of_the_server_loses_nothing_acknowledged_or_streamed_and_subscribers_
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    let writer_count: u64 = std::env::var("LODE_CRASH_WRITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4).max(1);
     let window_ms: u64 =
         std::env::var("LODE_CRASH_WINDOW_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_500).max(21);
-    eprintln!("server crash campaign: {cycles} cycles, kill window 20..{window_ms} ms, LODE_CRASH_SEED={seed}");
+    eprintln!(
+        "server crash campaign: {cycles} cycles, {writer_count} writers, kill window 20..{window_ms} ms, LODE_CRASH_SEED={seed}"
+    );
     let mut rng = seed;
     let mut next_rand = move || {
         rng ^= rng << 13;
@@ -75,7 +79,7 @@ fn sigkill_of_the_server_loses_nothing_acknowledged_or_streamed_and_subscribers_
                 }
             })
         };
-        let writers: Vec<_> = (0..4u64)
+        let writers: Vec<_> = (0..writer_count)
             .map(|w| {
                 let first_request = request_no + w * 1_000_000;
                 let (url, token, stop) = (s.at("/v1/events"), tokens.miner.clone(), stop.clone());
