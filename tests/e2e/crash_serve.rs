@@ -127,7 +127,13 @@ fn sigkill_of_the_server_loses_nothing_acknowledged_or_streamed_and_subscribers_
         killed_with_appends_in_flight += 1;
 
         let v = lode(&dir, &["verify"], b"");
-        assert_eq!(code(&v), 0, "cycle {cycle} (seed {seed}): verify failed: {}", String::from_utf8_lossy(&v.stdout));
+        assert_eq!(
+            code(&v),
+            0,
+            "cycle {cycle} (seed {seed}): verify failed: {} {}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
         let present: HashSet<String> = logged_ids(&dir).into_iter().collect();
         let lost: Vec<_> = acknowledged.lock().unwrap().difference(&present).cloned().collect();
         assert!(lost.is_empty(), "cycle {cycle} (seed {seed}): {} acknowledged events lost", lost.len());
