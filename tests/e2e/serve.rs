@@ -729,4 +729,15 @@ fn serve_demo_answers_with_the_demo_ledger_and_signs_checkpoints() {
         ev(&uuid(5, 1), "lot.moved", "han-river-materials", json!({ "lot": "NOPE", "to_site": "kr-incheon-wh" }));
     let (status, v) = post(&c, &s, Some(&writer), body);
     assert_eq!((status, v["code"].as_str().unwrap()), (422, "lot_not_found"));
+    // Stopped cleanly, the demo removes its temporary ledger.
+    let demo_dir = printed
+        .split("demo ledger (fictional companies) in ")
+        .nth(1)
+        .and_then(|r| r.split("; it goes").next())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("the demo names its directory: {printed}"));
+    assert!(demo_dir.exists());
+    let mut s = s;
+    assert!(s.stop().success());
+    assert!(!demo_dir.exists(), "the demo's temporary ledger is left behind");
 }
