@@ -43,7 +43,7 @@ type Batch = (Vec<NewEvent<lode_domain::Envelope>>, Vec<usize>);
 pub fn run(dir: &Path, args: Args) -> Result<(), Failed> {
     let input = input::read_all(&args.source)?;
     let (units, not_json) = input::split(&input);
-    let store = crate::read::open_ledger(dir)?;
+    let (store, _) = crate::read::open_ledger(dir)?;
     let started = Instant::now();
     let first_head = store.head();
     let bar = (std::io::stderr().is_terminal() && units.len() >= PROGRESS_EVENTS_MIN).then(|| {

@@ -75,11 +75,8 @@ pub fn keygen(args: KeygenArgs) -> Result<(), Failed> {
             return Err(anyhow::anyhow!("{} exists: not overwriting it", p.display()).into());
         }
     }
-    // The operating system's CSPRNG, without a crate for it.
     let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .context("reading 32 random bytes from /dev/urandom")?;
+    lode_server::auth::os_random(&mut seed).context("reading 32 random bytes from /dev/urandom")?;
     let key = SecretKey::from_seed(&args.name, seed)?;
     let verifier = key.verifier();
     create_new(&key_path, &key.to_text(), true)?;

@@ -11,10 +11,13 @@ use serde_json::json;
 use crate::output::print_json;
 use crate::Failed;
 
-/// Opens the ledger in `dir` with its rules, to append.
-pub fn open_ledger(dir: &Path) -> anyhow::Result<Store<Ledger>> {
-    Store::open(dir, Options::default(), Ledger::default())
-        .with_context(|| format!("opening the ledger in {}", dir.display()))
+/// Opens the ledger in `dir` with its rules, to append (a new one when there is none), and hands
+/// over the derived state the rules keep.
+pub fn open_ledger(dir: &Path) -> anyhow::Result<(Store<Ledger>, Ledger)> {
+    let ledger = Ledger::default();
+    let store = Store::open(dir, Options::default(), ledger.clone())
+        .with_context(|| format!("opening the ledger in {}", dir.display()))?;
+    Ok((store, ledger))
 }
 
 /// Opens the log in `dir` to read records only: the rules' state is not rebuilt.

@@ -94,15 +94,13 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), Failed> {
     checkpoint::check_origin(&origin)?;
 
     let (store, ledger, key, demo_tokens) = if args.demo {
-        let ledger = lode_projections::Ledger::default();
-        let store = lode_store::Store::open(dir, lode_store::Options::default(), ledger.clone())
-            .with_context(|| format!("opening the ledger in {}", dir.display()))?;
+        let (store, ledger) = crate::read::open_ledger(dir)?;
         let out = store.append(crate::demo::demo_events()?).context("appending the demo events")?;
         if let Some(st) = out.stopped {
             return Err(anyhow::anyhow!("demo event {} was refused: {}", st.index + 1, st.reason).into());
         }
         let mut seed = [0u8; 32];
-        random(&mut seed)?;
+        auth::os_random(&mut seed).context("reading 32 random bytes from /dev/urandom")?;
         let key = SecretKey::from_seed("lode-demo", seed)?;
         std::fs::write(dir.join("operator.pub"), key.verifier().to_text())?;
         let mut tokens = Vec::new();
@@ -113,9 +111,7 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> Result<(), Failed> {
         (store, ledger, Some(key), tokens)
     } else {
         // A directory without a ledger gets a new one: the service is how events arrive.
-        let ledger = lode_projections::Ledger::default();
-        let store = lode_store::Store::open(dir, lode_store::Options::default(), ledger.clone())
-            .with_context(|| format!("opening the ledger in {}", dir.display()))?;
+        let (store, ledger) = crate::read::open_ledger(dir)?;
         let key = match &args.key {
             Some(path) => Some(
                 SecretKey::parse(&read_small(path, checkpoint::KEY_FILE_BYTES_MAX)?)
@@ -195,13 +191,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-}
-
-fn random(buf: &mut [u8]) -> anyhow::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .context("reading random bytes from /dev/urandom")
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -129,6 +129,12 @@ pub enum TokenError {
     Invalid { what: &'static str, why: String },
 }
 
+/// Fills `buf` from the operating system's CSPRNG (`/dev/urandom`), without a crate for it: tokens,
+/// and the keys the command makes.
+pub fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf))
+}
+
 /// The hash a token is stored as.
 pub fn token_hash(token: &str) -> String {
     blake3::hash(token.as_bytes()).to_hex().to_string()
@@ -184,10 +190,7 @@ pub fn add(path: &Path, party: &str, role: Role, note: Option<String>) -> Result
     party.parse::<lode_domain::PartyId>().map_err(|e| TokenError::Invalid { what: "party", why: e.to_string() })?;
     let mut file = load(path)?;
     let mut secret = [0u8; 32];
-    // The operating system's CSPRNG, without a crate for it.
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut secret))
-        .map_err(|source| TokenError::Io { path: PathBuf::from("/dev/urandom"), source })?;
+    os_random(&mut secret).map_err(|source| TokenError::Io { path: PathBuf::from("/dev/urandom"), source })?;
     let token = format!("{TOKEN_PREFIX}{}", hex(&secret));
     let hash = token_hash(&token);
     let entry = TokenEntry {

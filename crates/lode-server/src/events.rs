@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::queries::parse_u64;
+use crate::queries::{parse_limit, parse_u64};
 use crate::{blocking, AppState, Limits, Problem};
 
 /// A record as the API answers it: its position, its chain hash, and the record exactly as stored.
@@ -236,8 +236,7 @@ pub(crate) async fn list(
 ) -> Result<Response, Problem> {
     state.allow_read(&headers)?;
     let after = parse_u64("after", &q.after)?.unwrap_or(0);
-    let max = state.config.limits.page_events_max;
-    let limit = parse_u64("limit", &q.limit)?.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max));
+    let limit = parse_limit("limit", &q.limit, state.config.limits.page_events_max)?;
     let reader = state.reader.clone();
     blocking(move || {
         let head = reader.head().seq;

@@ -29,6 +29,27 @@ pub(crate) fn parse_u64(name: &str, v: &Option<String>) -> Result<Option<u64>, P
         .transpose()
 }
 
+/// A count parameter: absent, the most allowed; over it, capped to it.
+pub(crate) fn parse_limit(name: &str, v: &Option<String>, max: usize) -> Result<usize, Problem> {
+    Ok(parse_u64(name, v)?.map_or(max, |l| usize::try_from(l).unwrap_or(usize::MAX).min(max)))
+}
+
+/// A lot's trace in either direction.
+enum Traced {
+    Back(lode_query::TraceBack),
+    Forward(lode_query::TraceForward),
+}
+
+/// Traces `lot` back to the mines, or forward to what was made from it.
+fn traced(ledger: &lode_projections::Ledger, lot: &str, forward: bool, limits: &Limits) -> Result<Traced, Problem> {
+    let t = if forward {
+        ledger.read(|s, v| lode_query::trace_forward(s, v, lot, limits)).map(Traced::Forward)
+    } else {
+        ledger.read(|s, v| lode_query::trace_back(s, v, lot, limits)).map(Traced::Back)
+    };
+    t.map_err(query_problem)
+}
+
 /// `direction=back` (the default) or `forward`: true for forward.
 fn parse_forward(direction: &Option<String>) -> Result<bool, Problem> {
     match direction.as_deref() {
@@ -106,8 +127,7 @@ pub(crate) async fn lots(
             .transpose()?,
         site: q.site.as_deref().map(str::parse).transpose().map_err(|e| invalid("site", format!("site: {e}")))?,
     };
-    let limit = parse_u64("limit", &q.limit)?
-        .map_or(lode_query::LIST_LOTS_MAX, |l| usize::try_from(l).unwrap_or(usize::MAX).min(lode_query::LIST_LOTS_MAX));
+    let limit = parse_limit("limit", &q.limit, lode_query::LIST_LOTS_MAX)?;
     let ledger = state.ledger.clone();
     blocking(move || json_response(&ledger.read(|s, _| lode_query::lots(s, &filter, limit)))).await
 }
@@ -142,17 +162,12 @@ pub(crate) async fn trace(
 ) -> Result<Response, Problem> {
     state.allow_read(&headers)?;
     let forward = parse_forward(&q.direction)?;
-    let limit = parse_u64("limit", &q.limit)?.map_or(lode_query::TRACE_LOTS_MAX, |l| {
-        usize::try_from(l).unwrap_or(usize::MAX).min(lode_query::TRACE_LOTS_MAX)
-    });
+    let limit = parse_limit("limit", &q.limit, lode_query::TRACE_LOTS_MAX)?;
     let limits = Limits { trace_lots_max: limit.max(1), ..Limits::default() };
     let ledger = state.ledger.clone();
-    blocking(move || {
-        if forward {
-            json_response(&ledger.read(|s, v| lode_query::trace_forward(s, v, &lot, &limits)).map_err(query_problem)?)
-        } else {
-            json_response(&ledger.read(|s, v| lode_query::trace_back(s, v, &lot, &limits)).map_err(query_problem)?)
-        }
+    blocking(move || match traced(&ledger, &lot, forward, &limits)? {
+        Traced::Back(t) => json_response(&t),
+        Traced::Forward(t) => json_response(&t),
     })
     .await
 }
@@ -207,11 +222,9 @@ pub(crate) async fn graph(
     let covered = parse_covered(&q.covered)?;
     let ledger = state.ledger.clone();
     blocking(move || {
-        let limits = Limits::default();
-        let svg = if forward {
-            ledger.read(|s, v| lode_query::trace_forward(s, v, &lot, &limits)).map_err(query_problem)?.to_svg(&covered)
-        } else {
-            ledger.read(|s, v| lode_query::trace_back(s, v, &lot, &limits)).map_err(query_problem)?.to_svg(&covered)
+        let svg = match traced(&ledger, &lot, forward, &Limits::default())? {
+            Traced::Back(t) => t.to_svg(&covered),
+            Traced::Forward(t) => t.to_svg(&covered),
         };
         Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
     })

@@ -33,6 +33,22 @@ fn encode(head: &Head) -> String {
     format!("lode-head {:020} {}\n", head.seq, head.hash.to_hex())
 }
 
+/// Refuses a data directory that held a ledger (a mark, or sled's `conf`) but lost its `db` file:
+/// sled would open it as a new, empty database.
+///
+/// # Errors
+/// What was wrong, for [`crate::OpenError::Corrupt`].
+pub fn check_db_present(dir: &Path) -> Result<(), String> {
+    let had_ledger = dir.join(MARK_FILE).exists() || dir.join("conf").exists();
+    if had_ledger && !dir.join("db").exists() {
+        return Err(format!(
+            "{} is missing: the ledger's records are gone; restore the data directory from a backup",
+            dir.join("db").display()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the mark, if there is one.
 ///
 /// # Errors

@@ -326,14 +326,7 @@ impl<G: Gate> Store<G> {
     pub fn open(dir: &Path, options: Options, mut gate: G) -> Result<Store<G>, OpenError> {
         let storage = |source: std::io::Error| OpenError::Storage { path: dir.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(storage)?;
-        // sled would open a directory whose `db` file is gone as a new, empty database.
-        let had_ledger = dir.join(mark::MARK_FILE).exists() || dir.join("conf").exists();
-        if had_ledger && !dir.join("db").exists() {
-            return Err(OpenError::Corrupt(format!(
-                "{} is missing: the ledger's records are gone; restore the data directory from a backup",
-                dir.join("db").display()
-            )));
-        }
+        mark::check_db_present(dir).map_err(OpenError::Corrupt)?;
         let known = mark::read(dir).map_err(OpenError::Corrupt)?;
         // Opening writes (sled's recovery, the mark): on a full disk it could damage the files.
         check_disk_free(dir, options.disk_free_bytes_min).map_err(|(free, min)| OpenError::DiskFull {

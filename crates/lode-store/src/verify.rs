@@ -238,9 +238,7 @@ pub fn verify_path(
     progress: impl FnMut(u64),
 ) -> Result<Result<Report, Failure>, crate::OpenError> {
     let corrupt = crate::OpenError::Corrupt;
-    if (dir.join(crate::mark::MARK_FILE).exists() || dir.join("conf").exists()) && !dir.join("db").exists() {
-        return Err(corrupt(format!("{} is missing: the ledger's records are gone", dir.join("db").display())));
-    }
+    crate::mark::check_db_present(dir).map_err(corrupt)?;
     // Without a head to check against, the head mark is one: a log cut short is not a valid log.
     let expect = match expect {
         Some(h) => Some(h),
