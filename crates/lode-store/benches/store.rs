@@ -177,7 +177,8 @@ fn verify_breakdown(n: u64) {
         let mut recs = 0usize;
         for kv in log.scan_prefix([lode_store::block::BLOCK_PREFIX]) {
             let v = kv.expect("kv").1;
-            for r in lode_store::block::records(&v).expect("block") {
+            let b = lode_store::block::Block::decode(&v);
+            for r in b.records() {
                 recs += 1;
                 std::hint::black_box(lode_store::record::parse(r).expect("parse"));
             }
@@ -186,7 +187,8 @@ fn verify_breakdown(n: u64) {
         let t = Instant::now();
         for kv in log.scan_prefix([lode_store::block::BLOCK_PREFIX]) {
             let v = kv.expect("kv").1;
-            for r in lode_store::block::records(&v).expect("block") {
+            let b = lode_store::block::Block::decode(&v);
+            for r in b.records() {
                 std::hint::black_box(lode_store::record::leaf_hash(r));
             }
         }

@@ -35,8 +35,18 @@ pub const FORMAT_KEY: &[u8] = b"format";
 /// The format version this code writes and reads.
 pub const FORMAT_VERSION: &[u8] = b"lode-log-v1";
 
-const BLOCK_VERSION: u8 = 1;
+/// Blocks of the first format: the records uncompressed. Read, never written any more.
+const BLOCK_VERSION_PLAIN: u8 = 1;
+/// Blocks written now: the records compressed with zstd.
+const BLOCK_VERSION_ZSTD: u8 = 2;
 const SEGMENT_VERSION: u8 = 1;
+/// zstd's level for blocks: its fastest but one, which on custody events compresses almost as
+/// well as its default (measured in `docs/benchmarks.md`).
+const ZSTD_LEVEL: i32 = 1;
+/// The most bytes a block may say it decompresses to: far above any block this code writes
+/// (`Options::block_bytes_max` plus one event), so that a damaged or hostile length cannot make
+/// a reader allocate without bound.
+pub const BLOCK_RAW_BYTES_MAX: usize = 16 << 20;
 
 /// The key of the block or segment whose first record is at `seq`.
 pub fn key(prefix: u8, seq: u64) -> [u8; 9] {
@@ -54,35 +64,54 @@ pub fn key_seq(prefix: u8, key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key[1..].try_into().ok()?))
 }
 
-/// Appends records to a block value: `version u8 ‖ (len u32 LE ‖ record bytes)*`.
+/// Gathers records into a block value: `2 ‖ raw length u32 LE ‖ zstd frame of (len u32 LE ‖
+/// record bytes)*` (`docs/format.md` §4).
 #[derive(Debug, Default)]
 pub struct BlockBuilder {
-    buf: Vec<u8>,
+    raw: Vec<u8>,
     count: usize,
 }
 
 impl BlockBuilder {
     pub fn new() -> Self {
-        BlockBuilder { buf: vec![BLOCK_VERSION], count: 0 }
+        BlockBuilder::default()
     }
 
     pub fn push(&mut self, record: &[u8]) {
         let len = u32::try_from(record.len()).expect("records are bounded far below 4 GiB");
-        self.buf.extend_from_slice(&len.to_le_bytes());
-        self.buf.extend_from_slice(record);
+        self.raw.extend_from_slice(&len.to_le_bytes());
+        self.raw.extend_from_slice(record);
         self.count += 1;
     }
 
+    /// The records' bytes with their length prefixes, before compression.
     pub fn len_bytes(&self) -> usize {
-        self.buf.len()
+        self.raw.len()
     }
 
     pub fn count(&self) -> usize {
         self.count
     }
 
-    pub fn finish(self) -> Vec<u8> {
-        self.buf
+    /// The block value to store, and the block as a reader will see it after decoding that value.
+    pub fn finish(self) -> (Vec<u8>, Block) {
+        let raw_len = u32::try_from(self.raw.len()).expect("blocks are bounded far below 4 GiB");
+        let mut out = vec![BLOCK_VERSION_ZSTD];
+        out.extend_from_slice(&raw_len.to_le_bytes());
+        let mut enc = zstd::stream::Encoder::new(out, ZSTD_LEVEL).expect("zstd accepts its own level");
+        enc.include_checksum(true).expect("a flag of a fresh encoder");
+        enc.set_pledged_src_size(Some(self.raw.len() as u64)).expect("a fresh encoder");
+        std::io::Write::write_all(&mut enc, &self.raw).expect("writing to memory");
+        let out = enc.finish().expect("writing to memory");
+        let block = Block::from_raw(self.raw, 0);
+        (out, block)
+    }
+
+    /// The block value in the first format, uncompressed: for tests that read old ledgers.
+    pub fn finish_plain(self) -> Vec<u8> {
+        let mut out = vec![BLOCK_VERSION_PLAIN];
+        out.extend_from_slice(&self.raw);
+        out
     }
 }
 
@@ -94,58 +123,141 @@ pub struct Corrupt {
     pub why: &'static str,
 }
 
+/// A block decoded: its records' bytes, each found in constant time, and where its framing
+/// broke, if it did.
+#[derive(Debug, Clone)]
+pub struct Block {
+    raw: Vec<u8>,
+    /// Start and length of each record in `raw`.
+    frames: Vec<(u32, u32)>,
+    /// The index of the first frame that does not decode, and why.
+    broken: Option<(usize, Corrupt)>,
+}
+
+impl Block {
+    /// Decodes a stored block value of either format. A value that does not decode at all (an
+    /// unknown version, a compressed frame that fails its checksum) gives a block of no records,
+    /// broken at 0.
+    pub fn decode(value: &[u8]) -> Block {
+        let bad =
+            |why| Block { raw: Vec::new(), frames: Vec::new(), broken: Some((0, Corrupt { what: "block", why })) };
+        let Some((&version, rest)) = value.split_first() else {
+            return bad("empty");
+        };
+        match version {
+            BLOCK_VERSION_PLAIN => Block::from_raw(rest.to_vec(), 0),
+            BLOCK_VERSION_ZSTD => {
+                let Some(len) = rest.get(..4) else { return bad("truncated length") };
+                let raw_len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                if raw_len > BLOCK_RAW_BYTES_MAX {
+                    return bad("its stated size is over the limit");
+                }
+                match decompress(&rest[4..], raw_len) {
+                    Ok(raw) if raw.len() == raw_len => Block::from_raw(raw, 0),
+                    Ok(_) => bad("it decompresses to another size than it states"),
+                    Err(_) => bad("it does not decompress (damaged)"),
+                }
+            }
+            _ => bad("unknown block version"),
+        }
+    }
+
+    fn from_raw(raw: Vec<u8>, mut at: usize) -> Block {
+        let bad = |why| Corrupt { what: "block", why };
+        let mut frames = Vec::new();
+        let mut broken = None;
+        while at < raw.len() {
+            let Some(len) = raw.get(at..at + 4) else {
+                broken = Some((frames.len(), bad("truncated length")));
+                break;
+            };
+            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+            if raw.len() - at - 4 < len {
+                broken = Some((frames.len(), bad("record runs past the end of the block")));
+                break;
+            }
+            frames.push(((at + 4) as u32, len as u32));
+            at += 4 + len;
+        }
+        if frames.is_empty() && broken.is_none() {
+            broken = Some((0, bad("no records")));
+        }
+        Block { raw, frames, broken }
+    }
+
+    /// How many records decoded.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The `n`th record (from 0).
+    pub fn get(&self, n: usize) -> Option<&[u8]> {
+        let &(start, len) = self.frames.get(n)?;
+        self.raw.get(start as usize..(start + len) as usize)
+    }
+
+    /// Every record that decoded, in order.
+    pub fn records(&self) -> Vec<&[u8]> {
+        (0..self.frames.len()).filter_map(|i| self.get(i)).collect()
+    }
+
+    /// Where the framing broke: the index of the first record that does not decode, and why.
+    pub fn broken(&self) -> Option<&(usize, Corrupt)> {
+        self.broken.as_ref()
+    }
+
+    /// Bytes held in memory, for caches.
+    pub fn mem_bytes(&self) -> usize {
+        self.raw.capacity() + self.frames.capacity() * 8
+    }
+}
+
+/// Decompresses one zstd frame of at most `raw_len` bytes.
+fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+    zstd::bulk::decompress(frame, raw_len)
+}
+
+/// The most bytes a persisted page of the derived state may say it decompresses to.
+pub const STATE_PAGE_RAW_BYTES_MAX: usize = 256 << 20;
+
+/// Compresses a page of the gate's state for storage: `raw length u32 LE ‖ zstd frame`.
+pub fn encode_state_page(page: &[u8]) -> Vec<u8> {
+    let raw_len = u32::try_from(page.len()).expect("pages are bounded far below 4 GiB");
+    let mut out = raw_len.to_le_bytes().to_vec();
+    let mut enc = zstd::stream::Encoder::new(out, ZSTD_LEVEL).expect("zstd accepts its own level");
+    enc.include_checksum(true).expect("a flag of a fresh encoder");
+    enc.set_pledged_src_size(Some(page.len() as u64)).expect("a fresh encoder");
+    std::io::Write::write_all(&mut enc, page).expect("writing to memory");
+    out = enc.finish().expect("writing to memory");
+    out
+}
+
+/// Reads back a page written by [`encode_state_page`].
+pub fn decode_state_page(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
+    let bad = |why| Corrupt { what: "state page", why };
+    let len = value.get(..4).ok_or(bad("truncated length"))?;
+    let raw_len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+    if raw_len > STATE_PAGE_RAW_BYTES_MAX {
+        return Err(bad("its stated size is over the limit"));
+    }
+    match decompress(&value[4..], raw_len) {
+        Ok(raw) if raw.len() == raw_len => Ok(raw),
+        Ok(_) => Err(bad("it decompresses to another size than it states")),
+        Err(_) => Err(bad("it does not decompress (damaged)")),
+    }
+}
+
 /// Splits a block value into its records.
-pub fn records(block: &[u8]) -> Result<Vec<&[u8]>, Corrupt> {
-    match records_partial(block) {
-        (recs, None) => Ok(recs),
-        (_, Some((_, e))) => Err(e),
+pub fn records(value: &[u8]) -> Result<Vec<Vec<u8>>, Corrupt> {
+    let b = Block::decode(value);
+    match b.broken() {
+        None => Ok(b.records().into_iter().map(<[u8]>::to_vec).collect()),
+        Some((_, e)) => Err(e.clone()),
     }
-}
-
-/// Splits a block value into its records as far as its framing holds: the records before the
-/// first bad frame, and the index of that frame with what is wrong with it.
-pub fn records_partial(block: &[u8]) -> (Vec<&[u8]>, Option<(usize, Corrupt)>) {
-    let bad = |why| Corrupt { what: "block", why };
-    let mut out = Vec::new();
-    let Some((&version, mut rest)) = block.split_first() else {
-        return (out, Some((0, bad("empty"))));
-    };
-    if version != BLOCK_VERSION {
-        return (out, Some((0, bad("unknown block version"))));
-    }
-    while !rest.is_empty() {
-        if rest.len() < 4 {
-            return (out.clone(), Some((out.len(), bad("truncated length"))));
-        }
-        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        rest = &rest[4..];
-        if rest.len() < len {
-            return (out.clone(), Some((out.len(), bad("record runs past the end of the block"))));
-        }
-        out.push(&rest[..len]);
-        rest = &rest[len..];
-    }
-    if out.is_empty() {
-        return (out, Some((0, bad("no records"))));
-    }
-    (out, None)
-}
-
-/// The `n`th record of a block (from 0), found by hopping over the length prefixes.
-pub fn nth_record(block: &[u8], n: usize) -> Option<&[u8]> {
-    let (&version, mut rest) = block.split_first()?;
-    if version != BLOCK_VERSION {
-        return None;
-    }
-    for i in 0.. {
-        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        let rec = rest.get(4..4 + len)?;
-        if i == n {
-            return Some(rec);
-        }
-        rest = &rest[4 + len..];
-    }
-    None
 }
 
 /// One record's index entry.

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
-use crate::block::{self, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
+use crate::block::{self, Block, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
+use crate::cache::BlockCache;
 use crate::error::{AppendError, OpenError, ReadError, StopReason};
 use crate::gate::{Candidate, Gate, Open};
 use crate::mark::{self, Mark};
@@ -30,10 +31,12 @@ pub struct Options {
     pub group_events_max: usize,
     /// Most append requests waiting for the writer; past it appends fail with `Overloaded`.
     pub queue_depth: usize,
-    /// A block is closed once it reaches this many bytes.
+    /// A block is closed once its records reach this many bytes (before compression).
     pub block_bytes_max: usize,
     /// sled's page cache, in bytes.
     pub cache_bytes: u64,
+    /// Decoded blocks kept for reads by position (a lot's history, an event by id), in bytes.
+    pub block_cache_bytes: usize,
     /// `fsync` the data files after each group commit. Only tests turn this off.
     pub fsync: bool,
     /// Drop the gate's persisted state at open and rebuild it from the whole log.
@@ -73,8 +76,9 @@ impl Default for Options {
             batch_events_max: 10_000,
             group_events_max: 10_000,
             queue_depth: 4096,
-            block_bytes_max: 256 * 1024,
+            block_bytes_max: 64 * 1024,
             cache_bytes: 256 * 1024 * 1024,
+            block_cache_bytes: 16 * 1024 * 1024,
             fsync: true,
             rebuild_state: false,
             disk_free_bytes_min: std::env::var("LODE_DISK_FREE_MIN_BYTES")
@@ -241,6 +245,8 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     /// The head mark (`mark.rs`), advanced after every durable group.
     mark: Mark,
+    /// Decoded blocks for reads by position.
+    blocks: Mutex<BlockCache>,
 }
 
 /// A sled handle that a failed store can leave unflushed: dropping sled's handles flushes, and
@@ -296,6 +302,11 @@ pub struct Store<G: Gate = Open> {
 
 /// The key of the gate's persisted position in the `state` tree.
 pub const STATE_POSITION_KEY: &[u8] = b"\x00position";
+/// Key under which the state tree says how its pages are stored; absent in ledgers written
+/// before pages were compressed, whose derived state is then rebuilt from the log once.
+pub const STATE_CODEC_KEY: &[u8] = b"\x00codec";
+/// Pages compressed by [`block::encode_state_page`].
+const STATE_CODEC: &[u8] = b"zstd-v1";
 
 /// Groups handed to sled and waiting for the syncer, at most.
 const SYNC_QUEUE_GROUPS: usize = 4;
@@ -337,7 +348,9 @@ impl<G: Gate> Store<G> {
         let db = open_sled(dir, options.cache_bytes)?;
         let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
         let state = db.open_tree("state").map_err(|e| storage(sled_to_io(e)))?;
-        if options.rebuild_state {
+        let old_codec =
+            state.get(STATE_CODEC_KEY).map_err(|e| storage(sled_to_io(e)))?.is_none_or(|c| c != STATE_CODEC);
+        if options.rebuild_state || (old_codec && !state.is_empty()) {
             state.clear().map_err(|e| storage(sled_to_io(e)))?;
         }
 
@@ -385,6 +398,7 @@ impl<G: Gate> Store<G> {
             poisoned: Mutex::new(None),
             closed: AtomicBool::new(false),
             mark: Mark::open(dir).map_err(storage)?,
+            blocks: Mutex::new(BlockCache::new(options.block_cache_bytes)),
         });
         if let Some(known) = known {
             check_mark(&Reader { shared: shared.clone() }, head, known)?;
@@ -636,18 +650,23 @@ impl<G: Gate> Writer<G> {
     fn persist_gate(&mut self, force: bool) -> Result<(), String> {
         let started = std::time::Instant::now();
         let state = self.shared.state.clone();
-        let stored = move |key: &[u8]| state.get(key).ok().flatten().map(|v| v.to_vec());
+        // A page that does not decompress is handed over as stored: the gate cannot decode it
+        // either, and then persists nothing rather than overwrite entities it cannot see.
+        let stored = move |key: &[u8]| {
+            state.get(key).ok().flatten().map(|v| block::decode_state_page(&v).unwrap_or_else(|_| v.to_vec()))
+        };
         let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
         let n = pages.len();
         let mut batch = sled::Batch::default();
         for (k, v) in pages {
             assert!(k.first().is_some_and(|&b| b != 0), "gate page keys must not be empty or start with byte 0");
             match v {
-                Some(v) => batch.insert(k, v),
+                Some(v) => batch.insert(k, block::encode_state_page(&v)),
                 None => batch.remove(k),
             }
         }
         batch.insert(STATE_POSITION_KEY, &self.gate.position().to_be_bytes()[..]);
+        batch.insert(STATE_CODEC_KEY, STATE_CODEC);
         let prepared = started.elapsed();
         self.shared.state.apply_batch(batch).map_err(|e| format!("writing the derived state: {e}"))?;
         tracing::info!(pages = n, position = self.gate.position(), ?prepared, total = ?started.elapsed(), "checkpoint");
@@ -782,7 +801,7 @@ impl<G: Gate> Writer<G> {
             self.last_recorded_us = now_us;
             self.head = Head { seq: new_head.seq, hash: new_head.hash };
             let mut index = self.shared.index.write().expect("index lock");
-            index.blocks.extend(firsts);
+            index.blocks.extend(firsts.iter().map(|(first, _)| *first));
             for p in pending {
                 index.ids.insert(p.id, p.seq);
                 for s in p.streams {
@@ -795,6 +814,13 @@ impl<G: Gate> Writer<G> {
                 }
             }
             drop(index);
+            // Readers near the head (subscribers, retries, the event just written) find these
+            // without reading them back from sled.
+            let mut cache = self.shared.blocks.lock().expect("block cache lock");
+            for (first, block) in firsts {
+                cache.insert(first, Arc::new(block));
+            }
+            drop(cache);
             self.gate.committed(self.head.seq);
         }
         if let Err(why) = self.persist_gate(force_checkpoint) {
@@ -828,7 +854,7 @@ impl<G: Gate> Writer<G> {
     }
 
     /// Hands the group to sled as blocks, index segments and the new head, in one atomic batch.
-    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<Vec<u64>, String> {
+    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<Vec<(u64, Block)>, String> {
         let mut firsts = Vec::new();
         let mut batch = sled::Batch::default();
         let mut start = 0;
@@ -842,9 +868,10 @@ impl<G: Gate> Writer<G> {
                 end += 1;
             }
             let first = pending[start].seq;
-            firsts.push(first);
+            let (value, decoded) = b.finish();
+            firsts.push((first, decoded));
             let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
-            batch.insert(&block::key(BLOCK_PREFIX, first), b.finish());
+            batch.insert(&block::key(BLOCK_PREFIX, first), value);
             batch.insert(&block::key(SEGMENT_PREFIX, first), seg);
             start = end;
         }
@@ -1050,9 +1077,21 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
         shared.state.clear()?;
         return Ok(());
     }
+    // Every page must decompress before the gate sees any: a gate restored from part of its
+    // pages would be wrong, and it has no way back to fresh.
+    for kv in shared.state.iter() {
+        let (k, v) = kv?;
+        if !k.starts_with(&[0]) && block::decode_state_page(&v).is_err() {
+            tracing::warn!(key = ?k, "a persisted page of the derived state does not decompress; rebuilding it");
+            shared.state.clear()?;
+            return Ok(());
+        }
+    }
     let mut failed = None;
     let mut pages = shared.state.iter().filter_map(|kv| match kv {
-        Ok((k, v)) if k.as_ref() != STATE_POSITION_KEY => Some((k.to_vec(), v.to_vec())),
+        Ok((k, v)) if !k.starts_with(&[0]) => {
+            Some((k.to_vec(), block::decode_state_page(&v).expect("every page decompressed just before")))
+        }
         Ok(_) => None,
         Err(e) => {
             failed = Some(e);
@@ -1120,8 +1159,10 @@ impl Reader {
             let (k, v) = kv?;
             if k.as_ref() == STATE_POSITION_KEY {
                 pos = <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes);
-            } else {
-                out.push((k.to_vec(), v.to_vec()));
+            } else if !k.starts_with(&[0]) {
+                let page =
+                    block::decode_state_page(&v).map_err(|e| ReadError::Corrupt { seq: 0, why: e.to_string() })?;
+                out.push((k.to_vec(), page));
             }
         }
         Ok((pos, out))
@@ -1170,9 +1211,9 @@ impl Reader {
         if seq == 0 {
             return Ok(None);
         }
-        let (first, block) = self.block_containing(seq)?;
-        let bytes = block::nth_record(&block, (seq - first) as usize)
-            .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+        let (first, block) = self.cached_block(seq)?;
+        let bytes =
+            block.get((seq - first) as usize).ok_or_else(|| ReadError::Corrupt { seq, why: missing(&block) })?;
         Ok(Some(to_record(seq, bytes.to_vec())?))
     }
 
@@ -1193,14 +1234,13 @@ impl Reader {
     pub fn stream(&self, stream: &str, skip: usize, limit: usize) -> Result<Vec<Record>, ReadError> {
         let seqs = self.stream_positions(stream);
         let mut out = Vec::with_capacity(seqs.len().saturating_sub(skip).min(limit));
-        let mut cached: Option<(u64, sled::IVec)> = None;
+        let mut cached: Option<(u64, Arc<Block>)> = None;
         for &seq in seqs.iter().skip(skip).take(limit) {
-            if cached.as_ref().is_none_or(|(first, _)| *first != self.block_first(seq)) {
-                cached = Some(self.block_containing(seq)?);
+            if cached.as_ref().is_none_or(|(first, b)| seq >= first + b.len() as u64) {
+                cached = Some(self.cached_block(seq)?);
             }
             let (first, b) = cached.as_ref().expect("just filled");
-            let bytes = block::nth_record(b, (seq - first) as usize)
-                .ok_or_else(|| ReadError::Corrupt { seq, why: "missing from its block".into() })?;
+            let bytes = b.get((seq - first) as usize).ok_or_else(|| ReadError::Corrupt { seq, why: missing(b) })?;
             out.push(to_record(seq, bytes.to_vec())?);
         }
         Ok(out)
@@ -1223,14 +1263,38 @@ impl Reader {
         }
     }
 
-    fn block_containing(&self, seq: u64) -> Result<(u64, sled::IVec), ReadError> {
+    /// The block that holds `seq`, decoded, read from sled.
+    fn block_containing(&self, seq: u64) -> Result<(u64, Block), ReadError> {
         let first = self.block_first(seq);
         let v = self
             .shared
             .log
             .get(block::key(BLOCK_PREFIX, first))?
             .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
-        Ok((first, v))
+        Ok((first, Block::decode(&v)))
+    }
+
+    /// The block that holds `seq`, from the block cache or read into it.
+    fn cached_block(&self, seq: u64) -> Result<(u64, Arc<Block>), ReadError> {
+        let first = self.block_first(seq);
+        if let Some(b) = self.shared.blocks.lock().expect("block cache lock").get(first) {
+            return Ok((first, b));
+        }
+        let (first, block) = self.block_containing(seq)?;
+        let block = Arc::new(block);
+        // A damaged block is not kept: the next read reports it afresh.
+        if block.broken().is_none() {
+            self.shared.blocks.lock().expect("block cache lock").insert(first, block.clone());
+        }
+        Ok((first, block))
+    }
+}
+
+/// What to say of a record its block does not yield.
+fn missing(block: &Block) -> String {
+    match block.broken() {
+        Some((_, e)) => format!("its block is damaged: {e}"),
+        None => "missing from its block".into(),
     }
 }
 
@@ -1303,7 +1367,10 @@ impl Iterator for RecordIter {
         let seq = self.next;
         let res = (|| {
             let (first, block) = self.reader.block_containing(seq)?;
-            let recs = block::records(&block).map_err(|e| ReadError::Corrupt { seq, why: e.to_string() })?;
+            if let Some((_, e)) = block.broken() {
+                return Err(ReadError::Corrupt { seq, why: e.to_string() });
+            }
+            let recs = block.records();
             let mut out = Vec::new();
             for (i, bytes) in recs.iter().enumerate() {
                 let s = first + i as u64;

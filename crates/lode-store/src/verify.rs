@@ -271,7 +271,9 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
         if first != seq {
             return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
         }
-        let (recs, framing) = block::records_partial(&block_value);
+        let decoded = block::Block::decode(&block_value);
+        let recs = decoded.records();
+        let framing = decoded.broken().cloned();
         let entries = match segments.next() {
             Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
                 block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?

@@ -40,9 +40,7 @@ pub fn raw_records(dir: &Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for kv in log.scan_prefix([block::BLOCK_PREFIX]) {
         let (_, v) = kv.expect("read");
-        for r in block::records(&v).expect("block") {
-            out.push(r.to_vec());
-        }
+        out.extend(block::records(&v).expect("block"));
     }
     out
 }
@@ -74,7 +72,7 @@ pub fn rewrite(dir: &Path, records: &[Vec<u8>], per_block: usize, head: Option<S
                 Err(_) => entries.push((Uuid::nil(), record::leaf_hash(r), vec![])),
             }
         }
-        log.insert(block::key(block::BLOCK_PREFIX, seq), b.finish()).expect("insert");
+        log.insert(block::key(block::BLOCK_PREFIX, seq), b.finish().0).expect("insert");
         let seg = block::encode_segment(entries.iter().map(|(i, l, s)| (i, l, s.as_slice())));
         log.insert(block::key(block::SEGMENT_PREFIX, seq), seg).expect("insert");
         seq += chunk.len() as u64;
