@@ -216,9 +216,20 @@ impl Block {
     }
 }
 
-/// Decompresses one zstd frame of at most `raw_len` bytes.
+/// Decompresses one zstd frame of at most `raw_len` bytes, with a context kept per thread:
+/// making one costs more than decompressing a small block.
 fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
-    zstd::bulk::decompress(frame, raw_len)
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new()?);
+        }
+        d.as_mut().expect("just made").decompress(frame, raw_len)
+    })
 }
 
 /// The most bytes a persisted page of the derived state may say it decompresses to.

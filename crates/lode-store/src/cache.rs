@@ -2,7 +2,7 @@
 //! one event by id, subscribers near the head). Blocks never change once written, so a cached
 //! block is never stale; whole-log scans (verification, rebuilds) do not go through it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::block::Block;
@@ -14,20 +14,23 @@ pub(crate) struct BlockCache {
     tick: u64,
     /// First position of the block → (the block, the tick of its last use).
     blocks: HashMap<u64, (Arc<Block>, u64)>,
+    /// Tick of last use → first position: the eviction order.
+    order: BTreeMap<u64, u64>,
 }
 
 impl BlockCache {
     pub(crate) fn new(capacity_bytes: usize) -> Self {
-        BlockCache { capacity_bytes, held_bytes: 0, tick: 0, blocks: HashMap::new() }
+        BlockCache { capacity_bytes, held_bytes: 0, tick: 0, blocks: HashMap::new(), order: BTreeMap::new() }
     }
 
     pub(crate) fn get(&mut self, first: u64) -> Option<Arc<Block>> {
         self.tick += 1;
         let tick = self.tick;
-        self.blocks.get_mut(&first).map(|(b, used)| {
-            *used = tick;
-            b.clone()
-        })
+        let (b, used) = self.blocks.get_mut(&first)?;
+        self.order.remove(used);
+        self.order.insert(tick, first);
+        *used = tick;
+        Some(b.clone())
     }
 
     /// Keeps `block`, dropping the least recently used blocks to stay within the capacity.
@@ -37,15 +40,15 @@ impl BlockCache {
             return;
         }
         self.tick += 1;
-        if let Some((old, _)) = self.blocks.insert(first, (block, self.tick)) {
+        if let Some((old, used)) = self.blocks.insert(first, (block, self.tick)) {
             self.held_bytes -= old.mem_bytes();
+            self.order.remove(&used);
         }
+        self.order.insert(self.tick, first);
         self.held_bytes += size;
         while self.held_bytes > self.capacity_bytes {
-            // A linear scan: the cache holds a few hundred blocks, and evictions happen once per
-            // block read from sled, which costs far more.
-            let Some((&oldest, _)) = self.blocks.iter().min_by_key(|(_, (_, used))| *used) else { break };
-            let (old, _) = self.blocks.remove(&oldest).expect("just found");
+            let Some((_, oldest)) = self.order.pop_first() else { break };
+            let (old, _) = self.blocks.remove(&oldest).expect("the order lists only held blocks");
             self.held_bytes -= old.mem_bytes();
         }
     }
@@ -76,6 +79,7 @@ mod tests {
         assert!(c.get(11).is_none(), "block 11 was the least recently used");
         assert!(c.get(1).is_some() && c.get(21).is_some() && c.get(31).is_some());
         assert!(c.held_bytes <= size * 3);
+        assert_eq!(c.order.len(), c.blocks.len());
     }
 
     #[test]

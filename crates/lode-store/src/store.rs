@@ -76,7 +76,7 @@ impl Default for Options {
             batch_events_max: 10_000,
             group_events_max: 10_000,
             queue_depth: 4096,
-            block_bytes_max: 64 * 1024,
+            block_bytes_max: 16 * 1024,
             cache_bytes: 256 * 1024 * 1024,
             block_cache_bytes: 16 * 1024 * 1024,
             fsync: true,

@@ -263,49 +263,65 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
     let mut v = ChainVerifier::new(expect);
     let mut segments = log.scan_prefix([SEGMENT_PREFIX]);
     let mut tree = MerkleCheck::default();
-    for kv in log.scan_prefix([BLOCK_PREFIX]) {
-        let seq = v.next_seq;
-        let (k, block_value) = kv.map_err(|e| storage(seq, e))?;
-        let first =
-            block::key_seq(BLOCK_PREFIX, &k).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
-        if first != seq {
-            return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
+    let mut blocks = log.scan_prefix([BLOCK_PREFIX]).peekable();
+    while blocks.peek().is_some() {
+        // Blocks are small (a few dozen records): decompress, parse and hash a batch of them at
+        // once, on both cores; then check the chain, the index and the tree in order.
+        let mut batch = Vec::with_capacity(BLOCKS_PER_BATCH);
+        for kv in blocks.by_ref().take(BLOCKS_PER_BATCH) {
+            batch.push(kv.map_err(|e| storage(v.next_seq, e))?);
         }
-        let decoded = block::Block::decode(&block_value);
-        let recs = decoded.records();
-        let framing = decoded.broken().cloned();
-        let entries = match segments.next() {
-            Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
-                block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
+        let decoded = decode_blocks(&batch);
+        let recs: Vec<&[u8]> = decoded.iter().flat_map(|b| b.records()).collect();
+        let mut parsed = parse_and_hash(&recs).into_iter();
+        for ((k, _), decoded) in batch.iter().zip(&decoded) {
+            let seq = v.next_seq;
+            let first =
+                block::key_seq(BLOCK_PREFIX, k).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
+            if first != seq {
+                return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
             }
-            Some(Ok(_)) | None => {
-                return Err(Failure { seq, what: "the index segment for this block is missing".into() })
-            }
-            Some(Err(e)) => return Err(storage(seq, e)),
-        };
-        for (i, (parsed, leaf)) in parse_and_hash(&recs).into_iter().enumerate() {
-            let at = v.next_seq;
-            let h = v.push_parsed(parsed, leaf)?;
-            let Some(entry) = entries.get(i) else {
-                return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
+            let framing = decoded.broken();
+            let entries = match segments.next() {
+                Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
+                    block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
+                }
+                Some(Ok(_)) | None => {
+                    return Err(Failure { seq, what: "the index segment for this block is missing".into() })
+                }
+                Some(Err(e)) => return Err(storage(seq, e)),
             };
-            let streams_match = h.streams.len() == entry.streams.len()
-                && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
-            if entry.id != h.id || entry.leaf != leaf || !streams_match {
-                return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
+            for (i, (parsed, leaf)) in parsed.by_ref().take(decoded.len()).enumerate() {
+                let at = v.next_seq;
+                let h = v.push_parsed(parsed, leaf)?;
+                let Some(entry) = entries.get(i) else {
+                    return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
+                };
+                let streams_match = h.streams.len() == entry.streams.len()
+                    && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
+                if entry.id != h.id || entry.leaf != leaf || !streams_match {
+                    return Err(Failure {
+                        seq: at,
+                        what: "the index entry does not match the record it points at".into(),
+                    });
+                }
+                tree.push(log, at, leaf)?;
             }
-            tree.push(log, at, leaf)?;
+            if let Some((i, e)) = framing {
+                return Err(Failure { seq: first + *i as u64, what: e.to_string() });
+            }
+            if entries.len() != decoded.len() {
+                return Err(Failure {
+                    seq: first + decoded.len() as u64,
+                    what: format!(
+                        "the index segment lists {} records, the block holds {}",
+                        entries.len(),
+                        decoded.len()
+                    ),
+                });
+            }
+            progress(v.next_seq - 1);
         }
-        if let Some((i, e)) = framing {
-            return Err(Failure { seq: first + i as u64, what: e.to_string() });
-        }
-        if entries.len() != recs.len() {
-            return Err(Failure {
-                seq: first + recs.len() as u64,
-                what: format!("the index segment lists {} records, the block holds {}", entries.len(), recs.len()),
-            });
-        }
-        progress(v.next_seq - 1);
     }
     if let Some(extra) = segments.next() {
         let (k, _) = extra.map_err(|e| storage(v.next_seq, e))?;
@@ -351,6 +367,24 @@ impl MerkleCheck {
         }
         Ok(())
     }
+}
+
+/// Blocks verified together: enough records to share between two threads.
+const BLOCKS_PER_BATCH: usize = 32;
+
+/// Decodes (decompresses) block values, on two threads when there are several.
+fn decode_blocks(values: &[(sled::IVec, sled::IVec)]) -> Vec<block::Block> {
+    let decode = |kv: &(sled::IVec, sled::IVec)| block::Block::decode(&kv.1);
+    if values.len() < 2 {
+        return values.iter().map(decode).collect();
+    }
+    let (a, b) = values.split_at(values.len() / 2);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| b.iter().map(decode).collect::<Vec<_>>());
+        let mut out: Vec<block::Block> = a.iter().map(decode).collect();
+        out.extend(h.join().expect("decoding does not panic"));
+        out
+    })
 }
 
 type Parsed<'a> = (Result<Header<'a>, record::Malformed>, Hash);
