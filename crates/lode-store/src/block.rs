@@ -15,9 +15,13 @@ pub const BLOCK_PREFIX: u8 = b'b';
 pub const SEGMENT_PREFIX: u8 = b'x';
 /// Key prefix of Merkle node pages: `n` ‖ level (u8) ‖ page (u64 BE).
 pub const NODE_PAGE_PREFIX: u8 = b'n';
-/// Merkle nodes per page: page `p` of level `L` holds the hashes of nodes `p·256 …` of that level,
-/// 32 bytes each, as many as are complete.
-pub const NODES_PER_PAGE: u64 = 256;
+/// Merkle nodes per page in the layout written now: page `p` of level `L` holds the hashes of
+/// nodes `p·16 …` of that level, 32 bytes each, as many as are complete. Small pages keep the
+/// bytes rewritten per group commit small: every group rewrites the last, partial page of each
+/// level its records reach.
+pub const NODES_PER_PAGE: u64 = 16;
+/// Merkle nodes per page in the first layout (`lode-log-v1`), read as it is.
+pub const NODES_PER_PAGE_V1: u64 = 256;
 
 /// The key of a Merkle node page.
 pub fn node_page_key(level: u8, page: u64) -> [u8; 10] {
@@ -32,8 +36,19 @@ pub fn node_page_key(level: u8, page: u64) -> [u8; 10] {
 pub const HEAD_KEY: &[u8] = b"h";
 /// Key of the format version.
 pub const FORMAT_KEY: &[u8] = b"format";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: &[u8] = b"lode-log-v1";
+/// The layout this code writes.
+pub const FORMAT_VERSION: &[u8] = b"lode-log-v2";
+/// The first layout, still read and appended to as it is: Merkle node pages of 256 nodes.
+pub const FORMAT_VERSION_V1: &[u8] = b"lode-log-v1";
+
+/// Merkle nodes per page in a log of the given layout; `None` for a layout this code does not know.
+pub fn nodes_per_page(format: &[u8]) -> Option<u64> {
+    match format {
+        FORMAT_VERSION => Some(NODES_PER_PAGE),
+        FORMAT_VERSION_V1 => Some(NODES_PER_PAGE_V1),
+        _ => None,
+    }
+}
 
 /// Blocks of the first format: the records uncompressed. Read, never written any more.
 const BLOCK_VERSION_PLAIN: u8 = 1;

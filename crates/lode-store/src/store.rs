@@ -247,6 +247,8 @@ pub(crate) struct Shared {
     mark: Mark,
     /// Decoded blocks for reads by position.
     blocks: Mutex<BlockCache>,
+    /// Merkle nodes per node page in this log's layout.
+    nodes_per_page: u64,
 }
 
 /// A sled handle that a failed store can leave unflushed: dropping sled's handles flushes, and
@@ -354,8 +356,8 @@ impl<G: Gate> Store<G> {
             state.clear().map_err(|e| storage(sled_to_io(e)))?;
         }
 
-        match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
-            Some(v) if v.as_ref() == block::FORMAT_VERSION => {}
+        let nodes_per_page = match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
+            Some(v) if block::nodes_per_page(&v).is_some() => block::nodes_per_page(&v).expect("just matched"),
             Some(v) => {
                 return Err(OpenError::Format {
                     path: dir.to_owned(),
@@ -372,8 +374,9 @@ impl<G: Gate> Store<G> {
                 if options.fsync {
                     sync_dir_files(dir).map_err(storage)?;
                 }
+                block::NODES_PER_PAGE
             }
-        }
+        };
 
         let stored = match log.get(HEAD_KEY).map_err(|e| storage(sled_to_io(e)))? {
             Some(v) => {
@@ -399,6 +402,7 @@ impl<G: Gate> Store<G> {
             closed: AtomicBool::new(false),
             mark: Mark::open(dir).map_err(storage)?,
             blocks: Mutex::new(BlockCache::new(options.block_cache_bytes)),
+            nodes_per_page,
         });
         if let Some(known) = known {
             check_mark(&Reader { shared: shared.clone() }, head, known)?;
@@ -429,6 +433,7 @@ impl<G: Gate> Store<G> {
             rx: sync_rx,
             db_file: if options.fsync { Some(File::open(dir.join("db")).map_err(storage)?) } else { None },
             blobs_synced: 0,
+            blob_watch: BlobWatch::new(dir),
         };
         let syncer = std::thread::Builder::new()
             .name("lode-syncer".into())
@@ -439,7 +444,7 @@ impl<G: Gate> Store<G> {
             Some(tree) => tree,
             // A ledger written before the tree was kept, or whose node pages were lost: the
             // nodes derive from the leaf hashes in the index segments, so build them again.
-            None => rebuild_tree(&shared.log, head.seq).map_err(OpenError::Corrupt)?,
+            None => rebuild_tree(&shared.log, head.seq, nodes_per_page).map_err(OpenError::Corrupt)?,
         };
         let writer_state = Writer {
             shared: shared.clone(),
@@ -883,7 +888,7 @@ impl<G: Gate> Writer<G> {
                 if level == 0 {
                     continue;
                 }
-                let page_no = index / block::NODES_PER_PAGE;
+                let page_no = index / self.shared.nodes_per_page;
                 let page = match self.node_pages.entry((level, page_no)) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
@@ -895,7 +900,7 @@ impl<G: Gate> Writer<G> {
                         e.insert(stored.map(|v| v.to_vec()).unwrap_or_default())
                     }
                 };
-                let offset = (index % block::NODES_PER_PAGE) as usize * 32;
+                let offset = (index % self.shared.nodes_per_page) as usize * 32;
                 if page.len() != offset {
                     return Err(format!(
                         "Merkle node page {level}/{page_no} holds {} bytes, expected {offset}",
@@ -909,7 +914,7 @@ impl<G: Gate> Writer<G> {
         for (level, page_no) in touched {
             let page = &self.node_pages[&(level, page_no)];
             batch.insert(&block::node_page_key(level, page_no), page.as_slice());
-            if page.len() as u64 == block::NODES_PER_PAGE * 32 {
+            if page.len() as u64 == self.shared.nodes_per_page * 32 {
                 // Full pages never change again.
                 self.node_pages.remove(&(level, page_no));
             }
@@ -940,6 +945,7 @@ struct Syncer<R> {
     rx: Receiver<SyncJob<R>>,
     db_file: Option<File>,
     blobs_synced: u64,
+    blob_watch: BlobWatch,
 }
 
 impl<R> Syncer<R> {
@@ -950,6 +956,7 @@ impl<R> Syncer<R> {
                 jobs.push(j);
             }
             let head = jobs.iter().map(|j| j.head).max_by_key(|h| h.seq).expect("at least one job");
+            let mut mark = None;
             let durable = self.shared.durable.lock().expect("durable lock").seq;
             if head.seq > durable || jobs.iter().any(|j| j.force) {
                 if let Err(why) = self.sync() {
@@ -963,17 +970,21 @@ impl<R> Syncer<R> {
                     continue;
                 }
                 *self.shared.durable.lock().expect("durable lock") = head;
-                // Not synced: a mark behind the log is harmless, and it never gets ahead of it.
-                if let Err(e) = self.shared.mark.write(&head, false) {
-                    tracing::warn!(error = %e, "writing the head mark failed");
-                }
                 self.shared.durable_cv.notify_all();
                 self.shared.durable_tx.send_replace(head.seq);
+                mark = Some(head);
             }
             for job in jobs {
                 for (reply, outcome) in job.replies {
                     let _ =
                         reply.send(outcome.map(|(positions, stopped)| Appended { positions, stopped, head: job.head }));
+                }
+            }
+            // After the answers, off their latency. Not synced: a mark behind the log is
+            // harmless, and it never gets ahead of it.
+            if let Some(head) = mark {
+                if let Err(e) = self.shared.mark.write(&head, false) {
+                    tracing::warn!(error = %e, "writing the head mark failed");
                 }
             }
         }
@@ -983,8 +994,12 @@ impl<R> Syncer<R> {
         self.shared.db.flush().map_err(|e| format!("flushing: {e}"))?;
         if let Some(f) = &self.db_file {
             f.sync_data().map_err(|e| format!("fsync of the db file: {e}"))?;
-            self.blobs_synced = sync_new_blobs(&self.shared.dir, self.blobs_synced)
-                .map_err(|e| format!("fsync of sled's blob files: {e}"))?;
+            // sled has written every blob of the flushed groups by now, so a watch that saw no
+            // file created since the last look means there is none to sync.
+            if self.blob_watch.changed() {
+                self.blobs_synced = sync_new_blobs(&self.shared.dir, self.blobs_synced)
+                    .map_err(|e| format!("fsync of sled's blob files: {e}"))?;
+            }
         }
         Ok(())
     }
@@ -1013,7 +1028,7 @@ fn check_event_bytes(event: &[u8]) -> Result<(), String> {
 
 /// Builds the Merkle tree's node pages from the leaf hashes in the index segments, writes them,
 /// and returns the tree's frontier.
-fn rebuild_tree(log: &sled::Tree, head: u64) -> Result<merkle::Appender, String> {
+fn rebuild_tree(log: &sled::Tree, head: u64, nodes_per_page: u64) -> Result<merkle::Appender, String> {
     tracing::warn!(head, "building the Merkle tree's nodes from the index segments");
     let mut tree = merkle::Appender::new();
     let mut pages: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
@@ -1022,7 +1037,7 @@ fn rebuild_tree(log: &sled::Tree, head: u64) -> Result<merkle::Appender, String>
         for entry in block::decode_segment(&v).map_err(|e| e.to_string())? {
             for (level, index, hash) in tree.push(entry.leaf) {
                 if level > 0 {
-                    pages.entry((level, index / block::NODES_PER_PAGE)).or_default().extend_from_slice(&hash.0);
+                    pages.entry((level, index / nodes_per_page)).or_default().extend_from_slice(&hash.0);
                 }
             }
         }
@@ -1316,8 +1331,9 @@ impl merkle::NodeStore for Reader {
             let entries = block::decode_segment(&seg).ok()?;
             return entries.get(usize::try_from(seq - first).ok()?).map(|e| e.leaf);
         }
-        let page = self.shared.log.get(block::node_page_key(level, index / block::NODES_PER_PAGE)).ok()??;
-        let at = (index % block::NODES_PER_PAGE) as usize * 32;
+        let per_page = self.shared.nodes_per_page;
+        let page = self.shared.log.get(block::node_page_key(level, index / per_page)).ok()??;
+        let at = (index % per_page) as usize * 32;
         page.get(at..at + 32).map(|b| Hash(b.try_into().expect("32 bytes")))
     }
 }
@@ -1454,6 +1470,47 @@ fn sync_dir_files(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Tells whether files may have appeared in sled's `blobs/` folder since the last look, so that
+/// the syncer lists the folder only then: listing it costs about as much as an fsync, and with
+/// blocks far below sled's blob threshold most groups create no blob.
+struct BlobWatch {
+    /// An inotify watch of `blobs/` for created and moved-in files; `None` if it could not be set
+    /// up, and then every look says "maybe".
+    fd: Option<rustix::fd::OwnedFd>,
+    /// Nothing looked yet: files from before the watch existed must be listed once.
+    first: bool,
+}
+
+impl BlobWatch {
+    fn new(dir: &Path) -> BlobWatch {
+        use rustix::fs::inotify;
+        let fd = inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC).ok().filter(|fd| {
+            inotify::add_watch(fd, dir.join("blobs"), inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO)
+                .is_ok()
+        });
+        BlobWatch { fd, first: true }
+    }
+
+    /// Whether a file may have been created in `blobs/` since the last call (always, the first
+    /// time, when the watch is missing, or when its queue overflowed).
+    fn changed(&mut self) -> bool {
+        use rustix::fs::inotify;
+        let first = std::mem::replace(&mut self.first, false);
+        let Some(fd) = &self.fd else { return true };
+        let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+        let mut events = inotify::Reader::new(fd, &mut buf);
+        let mut any = first;
+        loop {
+            match events.next() {
+                Ok(_) => any = true,
+                Err(rustix::io::Errno::AGAIN) => return any,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
 /// sled writes large pages to files under `blobs/` without syncing them; sync those created
 /// since the last call (their names are increasing log sequence numbers) and the folder.
 fn sync_new_blobs(dir: &Path, synced: u64) -> std::io::Result<u64> {
@@ -1485,4 +1542,32 @@ fn sync_new_blobs(dir: &Path, synced: u64) -> std::io::Result<u64> {
         File::open(&blobs)?.sync_all()?;
     }
     Ok(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blob_watch_sees_files_created_since_the_last_look() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("blobs")).unwrap();
+        let mut watch = BlobWatch::new(dir.path());
+        assert!(watch.fd.is_some(), "inotify is available on Linux");
+        assert!(watch.changed(), "the first look lists what was there before the watch");
+        assert!(!watch.changed());
+        std::fs::write(dir.path().join("blobs").join("17"), b"x").unwrap();
+        assert!(watch.changed());
+        assert!(!watch.changed());
+        std::fs::write(dir.path().join("tmp-18"), b"x").unwrap();
+        std::fs::rename(dir.path().join("tmp-18"), dir.path().join("blobs").join("18")).unwrap();
+        assert!(watch.changed(), "a file moved in counts too");
+    }
+
+    #[test]
+    fn without_a_blob_folder_every_look_says_maybe() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = BlobWatch::new(dir.path());
+        assert!(watch.changed() && watch.changed());
+    }
 }

@@ -11,6 +11,7 @@
 //! record after it states, then only the earlier record's bytes disagree with the chain.
 
 use std::io::BufRead;
+use std::sync::mpsc;
 
 use crate::block::{self, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
 use crate::record::{self, Hash, Header};
@@ -260,75 +261,192 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
         }
         None => None,
     };
+    // A log without a format key holds no records (opening refuses one that does): its
+    // layout is the one written now.
+    let nodes_per_page = match log.get(block::FORMAT_KEY).map_err(|e| storage(0, e))? {
+        None => block::NODES_PER_PAGE,
+        Some(f) => block::nodes_per_page(&f)
+            .ok_or_else(|| Failure { seq: 0, what: format!("unknown layout {:?}", String::from_utf8_lossy(&f)) })?,
+    };
     let mut v = ChainVerifier::new(expect);
+    let mut tree = MerkleCheck { nodes_per_page, ..MerkleCheck::default() };
+    // A pipeline: one thread reads blocks and their index segments from sled in batches, two
+    // decompress them and hash their records, and this thread checks, in order, what only one
+    // thread can: the chain, the index entries and the Merkle tree.
+    std::thread::scope(|s| -> Result<(), Failure> {
+        let (raw_tx, raw_rx): (Vec<_>, Vec<_>) = (0..WORKERS).map(|_| mpsc::sync_channel::<Raw>(2)).unzip();
+        let (done_tx, done_rx): (Vec<_>, Vec<_>) = (0..WORKERS).map(|_| mpsc::sync_channel::<Decoded>(2)).unzip();
+        s.spawn(move || read_batches(log, &raw_tx));
+        for (rx, tx) in raw_rx.into_iter().zip(done_tx) {
+            s.spawn(move || {
+                for raw in rx {
+                    if tx.send(decode_batch(raw)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        // Batches come back in the order they were read: worker 0, 1, 0, 1...
+        for w in (0..WORKERS).cycle() {
+            let Ok(batch) = done_rx[w].recv() else { break };
+            let items = match batch {
+                Decoded::Blocks(items) => items,
+                Decoded::Failed(e) => return Err(storage(v.next_seq, e)),
+                Decoded::ExtraSegment(k) => {
+                    let at = block::key_seq(SEGMENT_PREFIX, &k).unwrap_or(v.next_seq);
+                    return Err(Failure { seq: at, what: "an index segment points past the last block".into() });
+                }
+                Decoded::End => break,
+            };
+            for item in items {
+                check_block(&mut v, &mut tree, log, item)?;
+                progress(v.next_seq - 1);
+            }
+        }
+        Ok(())
+    })?;
+    v.finish(stored_head)
+}
+
+/// Threads decompressing and hashing blocks during verification.
+const WORKERS: usize = 2;
+/// Blocks read, decompressed and hashed together.
+const BLOCKS_PER_BATCH: usize = 32;
+
+/// A block as read from sled, with the index segment read beside it.
+struct RawBlock {
+    key: sled::IVec,
+    value: sled::IVec,
+    segment: Option<Result<(sled::IVec, sled::IVec), sled::Error>>,
+}
+
+enum Raw {
+    Blocks(Vec<RawBlock>),
+    Failed(sled::Error),
+    ExtraSegment(sled::IVec),
+    End,
+}
+
+/// A block decompressed, with its records' leaf hashes.
+struct DecodedBlock {
+    raw: RawBlock,
+    block: block::Block,
+    leaves: Vec<Hash>,
+}
+
+enum Decoded {
+    Blocks(Vec<DecodedBlock>),
+    Failed(sled::Error),
+    ExtraSegment(sled::IVec),
+    End,
+}
+
+/// Reads blocks and segments in key order and deals them out to the workers in turn; then
+/// reports an index segment past the last block, if any, and the end.
+fn read_batches(log: &sled::Tree, workers: &[mpsc::SyncSender<Raw>]) {
     let mut segments = log.scan_prefix([SEGMENT_PREFIX]);
-    let mut tree = MerkleCheck::default();
     let mut blocks = log.scan_prefix([BLOCK_PREFIX]).peekable();
+    let mut w = 0;
+    let mut send = |msg: Raw| {
+        let ok = workers[w].send(msg).is_ok();
+        w = (w + 1) % workers.len();
+        ok
+    };
     while blocks.peek().is_some() {
-        // Blocks are small (a few dozen records): decompress, parse and hash a batch of them at
-        // once, on both cores; then check the chain, the index and the tree in order.
         let mut batch = Vec::with_capacity(BLOCKS_PER_BATCH);
         for kv in blocks.by_ref().take(BLOCKS_PER_BATCH) {
-            batch.push(kv.map_err(|e| storage(v.next_seq, e))?);
+            match kv {
+                Ok((key, value)) => batch.push(RawBlock { key, value, segment: segments.next() }),
+                Err(e) => {
+                    // What was read before the failure is checked first.
+                    if !batch.is_empty() && !send(Raw::Blocks(std::mem::take(&mut batch))) {
+                        return;
+                    }
+                    send(Raw::Failed(e));
+                    return;
+                }
+            }
         }
-        let decoded = decode_blocks(&batch);
-        let recs: Vec<&[u8]> = decoded.iter().flat_map(|b| b.records()).collect();
-        let mut parsed = parse_and_hash(&recs).into_iter();
-        for ((k, _), decoded) in batch.iter().zip(&decoded) {
-            let seq = v.next_seq;
-            let first =
-                block::key_seq(BLOCK_PREFIX, k).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
-            if first != seq {
-                return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
-            }
-            let framing = decoded.broken();
-            let entries = match segments.next() {
-                Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
-                    block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
-                }
-                Some(Ok(_)) | None => {
-                    return Err(Failure { seq, what: "the index segment for this block is missing".into() })
-                }
-                Some(Err(e)) => return Err(storage(seq, e)),
-            };
-            for (i, (parsed, leaf)) in parsed.by_ref().take(decoded.len()).enumerate() {
-                let at = v.next_seq;
-                let h = v.push_parsed(parsed, leaf)?;
-                let Some(entry) = entries.get(i) else {
-                    return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
-                };
-                let streams_match = h.streams.len() == entry.streams.len()
-                    && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
-                if entry.id != h.id || entry.leaf != leaf || !streams_match {
-                    return Err(Failure {
-                        seq: at,
-                        what: "the index entry does not match the record it points at".into(),
-                    });
-                }
-                tree.push(log, at, leaf)?;
-            }
-            if let Some((i, e)) = framing {
-                return Err(Failure { seq: first + *i as u64, what: e.to_string() });
-            }
-            if entries.len() != decoded.len() {
-                return Err(Failure {
-                    seq: first + decoded.len() as u64,
-                    what: format!(
-                        "the index segment lists {} records, the block holds {}",
-                        entries.len(),
-                        decoded.len()
-                    ),
-                });
-            }
-            progress(v.next_seq - 1);
+        if !send(Raw::Blocks(batch)) {
+            return;
         }
     }
-    if let Some(extra) = segments.next() {
-        let (k, _) = extra.map_err(|e| storage(v.next_seq, e))?;
-        let at = block::key_seq(SEGMENT_PREFIX, &k).unwrap_or(v.next_seq);
-        return Err(Failure { seq: at, what: "an index segment points past the last block".into() });
+    match segments.next() {
+        Some(Ok((k, _))) => {
+            send(Raw::ExtraSegment(k));
+        }
+        Some(Err(e)) => {
+            send(Raw::Failed(e));
+        }
+        None => {
+            send(Raw::End);
+        }
     }
-    v.finish(stored_head)
+}
+
+fn decode_batch(raw: Raw) -> Decoded {
+    match raw {
+        Raw::Blocks(items) => Decoded::Blocks(
+            items
+                .into_iter()
+                .map(|raw| {
+                    let block = block::Block::decode(&raw.value);
+                    let leaves = block.records().into_iter().map(record::leaf_hash).collect();
+                    DecodedBlock { raw, block, leaves }
+                })
+                .collect(),
+        ),
+        Raw::Failed(e) => Decoded::Failed(e),
+        Raw::ExtraSegment(k) => Decoded::ExtraSegment(k),
+        Raw::End => Decoded::End,
+    }
+}
+
+/// Checks one block in order: its key, its records against the chain, its index segment
+/// entry by entry, and the Merkle nodes its records complete.
+fn check_block(
+    v: &mut ChainVerifier,
+    tree: &mut MerkleCheck,
+    log: &sled::Tree,
+    item: DecodedBlock,
+) -> Result<(), Failure> {
+    let seq = v.next_seq;
+    let first = block::key_seq(BLOCK_PREFIX, &item.raw.key)
+        .ok_or(Failure { seq, what: "a block key does not decode".into() })?;
+    if first != seq {
+        return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
+    }
+    let entries = match item.raw.segment {
+        Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
+            block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
+        }
+        Some(Ok(_)) | None => return Err(Failure { seq, what: "the index segment for this block is missing".into() }),
+        Some(Err(e)) => return Err(Failure { seq, what: format!("storage failure: {e}") }),
+    };
+    let decoded = &item.block;
+    for (i, (bytes, &leaf)) in decoded.records().into_iter().zip(&item.leaves).enumerate() {
+        let at = v.next_seq;
+        let h = v.push(bytes, leaf)?;
+        let Some(entry) = entries.get(i) else {
+            return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
+        };
+        let streams_match = h.streams.len() == entry.streams.len()
+            && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
+        if entry.id != h.id || entry.leaf != leaf || !streams_match {
+            return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
+        }
+        tree.push(log, at, leaf)?;
+    }
+    if let Some((i, e)) = decoded.broken() {
+        return Err(Failure { seq: first + *i as u64, what: e.to_string() });
+    }
+    if entries.len() != decoded.len() {
+        return Err(Failure {
+            seq: first + decoded.len() as u64,
+            what: format!("the index segment lists {} records, the block holds {}", entries.len(), decoded.len()),
+        });
+    }
+    Ok(())
 }
 
 /// Recomputes the Merkle tree along the walk and compares every stored node, holding only the
@@ -337,6 +455,7 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
 struct MerkleCheck {
     appender: crate::merkle::Appender,
     pages: std::collections::HashMap<u8, (u64, sled::IVec)>,
+    nodes_per_page: u64,
 }
 
 impl MerkleCheck {
@@ -345,7 +464,7 @@ impl MerkleCheck {
             if level == 0 {
                 continue;
             }
-            let page_no = index / block::NODES_PER_PAGE;
+            let page_no = index / self.nodes_per_page;
             if self.pages.get(&level).is_none_or(|(p, _)| *p != page_no) {
                 let page = log
                     .get(block::node_page_key(level, page_no))
@@ -357,7 +476,7 @@ impl MerkleCheck {
                 self.pages.insert(level, (page_no, page));
             }
             let (_, page) = &self.pages[&level];
-            let at = (index % block::NODES_PER_PAGE) as usize * 32;
+            let at = (index % self.nodes_per_page) as usize * 32;
             if page.get(at..at + 32) != Some(&hash.0[..]) {
                 return Err(Failure {
                     seq,
@@ -367,24 +486,6 @@ impl MerkleCheck {
         }
         Ok(())
     }
-}
-
-/// Blocks verified together: enough records to share between two threads.
-const BLOCKS_PER_BATCH: usize = 32;
-
-/// Decodes (decompresses) block values, on two threads when there are several.
-fn decode_blocks(values: &[(sled::IVec, sled::IVec)]) -> Vec<block::Block> {
-    let decode = |kv: &(sled::IVec, sled::IVec)| block::Block::decode(&kv.1);
-    if values.len() < 2 {
-        return values.iter().map(decode).collect();
-    }
-    let (a, b) = values.split_at(values.len() / 2);
-    std::thread::scope(|s| {
-        let h = s.spawn(|| b.iter().map(decode).collect::<Vec<_>>());
-        let mut out: Vec<block::Block> = a.iter().map(decode).collect();
-        out.extend(h.join().expect("decoding does not panic"));
-        out
-    })
 }
 
 type Parsed<'a> = (Result<Header<'a>, record::Malformed>, Hash);

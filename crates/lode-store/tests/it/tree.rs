@@ -83,3 +83,46 @@ fn lost_node_pages_are_built_again_from_the_index_segments_at_open() {
     drop(store);
     assert!(verify_path(dir.path(), None, |_| {}).unwrap().is_ok());
 }
+
+#[test]
+fn a_log_of_the_first_layout_keeps_its_256_node_pages() {
+    // Logs written before node pages shrank to 16 nodes say `lode-log-v1`: they are read,
+    // verified and appended to with pages of 256 nodes, never rewritten.
+    use lode_store::block::{self, node_page_key};
+    let dir = tempfile::tempdir().unwrap();
+    let head = filled(dir.path(), 600, 50).head();
+    let root = Store::open_open(dir.path(), options()).unwrap().reader().merkle_root(600).unwrap();
+    {
+        let db = sled_open(dir.path());
+        let log = db.open_tree("log").unwrap();
+        assert_eq!(log.get(block::FORMAT_KEY).unwrap().as_deref(), Some(block::FORMAT_VERSION));
+        assert_eq!(log.get(node_page_key(1, 0)).unwrap().unwrap().len(), 16 * 32, "the layout written now");
+        let keys: Vec<_> = log.scan_prefix([block::NODE_PAGE_PREFIX]).keys().map(|k| k.unwrap()).collect();
+        for k in keys {
+            log.remove(k).unwrap();
+        }
+        log.insert(block::FORMAT_KEY, block::FORMAT_VERSION_V1).unwrap();
+        db.flush().unwrap();
+    }
+    // Opening builds the pages again from the index segments, in the log's own layout.
+    let store = Store::open_open(dir.path(), options()).unwrap();
+    assert_eq!(store.head(), head);
+    assert_eq!(store.reader().merkle_root(600), Some(root));
+    for i in 601..=700 {
+        store.append(vec![event(i, &["x"])]).unwrap();
+    }
+    let root = store.reader().merkle_root(700).unwrap();
+    let proof = store.reader().inclusion_proof(650, 700).unwrap();
+    drop(store);
+    {
+        let db = sled_open(dir.path());
+        let log = db.open_tree("log").unwrap();
+        assert_eq!(log.get(block::FORMAT_KEY).unwrap().as_deref(), Some(block::FORMAT_VERSION_V1));
+        assert_eq!(log.get(node_page_key(1, 0)).unwrap().unwrap().len(), 256 * 32);
+        assert_eq!(log.get(node_page_key(1, 1)).unwrap().unwrap().len(), 94 * 32, "nodes 256..350 of level 1");
+    }
+    assert!(verify_path(dir.path(), None, |_| {}).unwrap().is_ok());
+    let store = Store::open_open(dir.path(), options()).unwrap();
+    assert_eq!(store.reader().merkle_root(700), Some(root));
+    assert_eq!(store.reader().inclusion_proof(650, 700), Some(proof));
+}
