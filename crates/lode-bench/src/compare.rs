@@ -454,12 +454,19 @@ fn notes(results: &Results, status: &BTreeMap<&'static str, Value>) -> Vec<Strin
     if let Some(detail) = results.get("lode").and_then(|p| p.get("import")).and_then(|r| r.last()).map(|v| &v["detail"])
     {
         let events = results["lode"]["import"].last().and_then(|v| v["events"].as_f64()).unwrap_or(0.0).max(1.0);
+        let per = |v: &Value| v.as_f64().unwrap_or(0.0) / events;
+        let stored = &detail["stored"];
         notes.push(format!(
-            "Lode's disk figure is its whole data directory: records {:.0} bytes/event and the persisted projections \
-             {:.0} bytes/event, the rest sled's overhead and superseded versions. The SQL figures hold the chain \
-             table and the lot index only.",
-            detail["record_bytes"].as_f64().unwrap_or(0.0) / events,
-            detail["projection_page_bytes"].as_f64().unwrap_or(0.0) / events,
+            "Lode's disk figure is its whole data directory. Per event: records {:.0} bytes, kept in compressed \
+             blocks as {:.0}; index segments {:.0}; Merkle node pages {:.0}; the persisted projections {:.0} bytes, \
+             kept compressed as {:.0}; the rest is sled's overhead and superseded versions. The SQL figures hold \
+             the chain table and the lot index only.",
+            per(&detail["record_bytes"]),
+            per(&stored["blocks"]),
+            per(&stored["index_segments"]),
+            per(&stored["merkle_node_pages"]),
+            per(&detail["projection_page_bytes"]),
+            per(&stored["projection_pages"]),
         ));
     }
     if status.get("postgres").is_some_and(|s| s["status"] == "measured") {

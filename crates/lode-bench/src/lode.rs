@@ -113,9 +113,20 @@ pub fn contents(dir: &Path) -> anyhow::Result<serde_json::Value> {
     }
     let (_, pages) = reader.state_pages()?;
     let page_bytes: u64 = pages.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+    let stored = reader.stored_bytes()?;
     drop(reader);
     store.close()?;
-    Ok(serde_json::json!({ "record_bytes": record_bytes, "projection_page_bytes": page_bytes }))
+    Ok(serde_json::json!({
+        "record_bytes": record_bytes,
+        "projection_page_bytes": page_bytes,
+        "stored": {
+            "blocks": stored.blocks,
+            "index_segments": stored.segments,
+            "merkle_node_pages": stored.node_pages,
+            "projection_pages": stored.state_pages,
+            "other": stored.other,
+        },
+    }))
 }
 
 /// Appends the first `events` of `lines` to a new ledger in `dir`, one event per request, from

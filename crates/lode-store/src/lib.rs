@@ -49,7 +49,7 @@ pub use gate::{Candidate, Gate, Never, Open, Page};
 pub use record::Hash;
 pub use store::{
     Appended, Head, NewEvent, Options, Pipeline, Position, Reader, Record, RecordIter, StatePages, Stopped, Store,
-    Ticket, STATE_CODEC_KEY,
+    StoredBytes, Ticket, STATE_CODEC_KEY,
 };
 pub use subscribe::{SubscribeError, Subscription, SUBSCRIPTION_CHUNK_MAX};
 pub use verify::{verify_lines, verify_path, verify_store, ChainVerifier, Failure, Report};

@@ -1154,6 +1154,21 @@ fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
     Ok(index)
 }
 
+/// Bytes kept in sled, by kind (keys included), as stored: blocks and state pages compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredBytes {
+    /// The records, in blocks.
+    pub blocks: u64,
+    /// The index segments: each record's id, leaf hash and streams.
+    pub segments: u64,
+    /// The Merkle tree's nodes above the leaves.
+    pub node_pages: u64,
+    /// The gate's persisted state.
+    pub state_pages: u64,
+    /// The head and the format key.
+    pub other: u64,
+}
+
 /// Read access to the durable log.
 #[derive(Debug, Clone)]
 pub struct Reader {
@@ -1181,6 +1196,30 @@ impl Reader {
             }
         }
         Ok((pos, out))
+    }
+
+    /// The bytes (keys and values) the store keeps in sled, by kind: what the data directory
+    /// holds beyond these is sled's own overhead and superseded versions.
+    ///
+    /// # Errors
+    /// A sled read failure.
+    pub fn stored_bytes(&self) -> Result<StoredBytes, ReadError> {
+        let mut out = StoredBytes::default();
+        for kv in self.shared.log.iter() {
+            let (k, v) = kv?;
+            let n = (k.len() + v.len()) as u64;
+            match k.first() {
+                Some(&BLOCK_PREFIX) => out.blocks += n,
+                Some(&SEGMENT_PREFIX) => out.segments += n,
+                Some(&block::NODE_PAGE_PREFIX) => out.node_pages += n,
+                _ => out.other += n,
+            }
+        }
+        for kv in self.shared.state.iter() {
+            let (k, v) = kv?;
+            out.state_pages += (k.len() + v.len()) as u64;
+        }
+        Ok(out)
     }
 
     /// The data directory.
