@@ -113,11 +113,7 @@ impl BlockBuilder {
         let raw_len = u32::try_from(self.raw.len()).expect("blocks are bounded far below 4 GiB");
         let mut out = vec![BLOCK_VERSION_ZSTD];
         out.extend_from_slice(&raw_len.to_le_bytes());
-        let mut enc = zstd::stream::Encoder::new(out, ZSTD_LEVEL).expect("zstd accepts its own level");
-        enc.include_checksum(true).expect("a flag of a fresh encoder");
-        enc.set_pledged_src_size(Some(self.raw.len() as u64)).expect("a fresh encoder");
-        std::io::Write::write_all(&mut enc, &self.raw).expect("writing to memory");
-        let out = enc.finish().expect("writing to memory");
+        compress_into(&self.raw, &mut out);
         let block = Block::from_raw(self.raw, 0);
         (out, block)
     }
@@ -231,6 +227,24 @@ impl Block {
     }
 }
 
+/// Appends `raw` compressed as one zstd frame, with its size and content checksum, to `out`,
+/// with a context kept per thread: making one costs about as much as compressing a block.
+fn compress_into(raw: &[u8], out: &mut Vec<u8>) {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        let c = c.get_or_insert_with(|| {
+            let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("zstd accepts its own level");
+            c.include_checksum(true).expect("a flag zstd knows");
+            c
+        });
+        out.extend_from_slice(&c.compress(raw).expect("compressing to memory"));
+    })
+}
+
 /// Decompresses one zstd frame of at most `raw_len` bytes, with a context kept per thread:
 /// making one costs more than decompressing a small block.
 fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
@@ -254,11 +268,7 @@ pub const STATE_PAGE_RAW_BYTES_MAX: usize = 256 << 20;
 pub fn encode_state_page(page: &[u8]) -> Vec<u8> {
     let raw_len = u32::try_from(page.len()).expect("pages are bounded far below 4 GiB");
     let mut out = raw_len.to_le_bytes().to_vec();
-    let mut enc = zstd::stream::Encoder::new(out, ZSTD_LEVEL).expect("zstd accepts its own level");
-    enc.include_checksum(true).expect("a flag of a fresh encoder");
-    enc.set_pledged_src_size(Some(page.len() as u64)).expect("a fresh encoder");
-    std::io::Write::write_all(&mut enc, page).expect("writing to memory");
-    out = enc.finish().expect("writing to memory");
+    compress_into(page, &mut out);
     out
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::block::{self, Block, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
 use crate::cache::BlockCache;
 use crate::error::{AppendError, OpenError, ReadError, StopReason};
-use crate::gate::{Candidate, Gate, Open};
+use crate::gate::{Candidate, Gate, Open, Page};
 use crate::mark::{self, Mark};
 use crate::merkle;
 use crate::record::{self, Hash};
@@ -662,11 +662,27 @@ impl<G: Gate> Writer<G> {
         };
         let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
         let n = pages.len();
+        // A checkpoint at close or after a long import rewrites thousands of pages while no
+        // append waits: compress them on two threads.
+        let compress = |pages: &[Page]| -> Vec<Option<Vec<u8>>> {
+            pages.iter().map(|(_, v)| v.as_deref().map(block::encode_state_page)).collect()
+        };
+        let compressed = if pages.len() >= 64 {
+            let (a, b) = pages.split_at(pages.len() / 2);
+            std::thread::scope(|s| {
+                let h = s.spawn(|| compress(b));
+                let mut out = compress(a);
+                out.extend(h.join().expect("compressing does not panic"));
+                out
+            })
+        } else {
+            compress(&pages)
+        };
         let mut batch = sled::Batch::default();
-        for (k, v) in pages {
+        for ((k, _), v) in pages.into_iter().zip(compressed) {
             assert!(k.first().is_some_and(|&b| b != 0), "gate page keys must not be empty or start with byte 0");
             match v {
-                Some(v) => batch.insert(k, block::encode_state_page(&v)),
+                Some(v) => batch.insert(k, v),
                 None => batch.remove(k),
             }
         }
