@@ -54,6 +54,9 @@ pub enum Phase {
     Reads,
     /// The first events of the history, one durable append each, from concurrent writers.
     Single,
+    /// Lode only: the hashing verification cannot avoid, over the imported records held in
+    /// memory, without storage, parsing or checks: the ceiling of its verification here.
+    Limits,
 }
 
 impl Phase {
@@ -63,6 +66,7 @@ impl Phase {
             Phase::Verify => "verify",
             Phase::Reads => "reads",
             Phase::Single => "single",
+            Phase::Limits => "limits",
         }
     }
 }
@@ -107,6 +111,10 @@ pub fn run(args: &PhaseArgs) -> anyhow::Result<Value> {
         Phase::Verify => verify(args, &dir.join("import"))?,
         Phase::Reads => reads(args, &dir.join("import"))?,
         Phase::Single => single(args, &dir.join(format!("single-{}", args.writers)))?,
+        Phase::Limits => match args.system {
+            System::Lode => lode::hash_ceiling(&dir.join("import"))?,
+            _ => bail!("the limits phase measures Lode only"),
+        },
     };
     if out.get("peak_rss_kib").is_none() {
         out["peak_rss_kib"] = json!(peak_rss_kib());
