@@ -7,6 +7,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Longest text of an input value repeated in an error message; longer values are cut and end in `…`.
 pub(crate) const SHOWN_CHARS_MAX: usize = 80;
@@ -49,20 +50,23 @@ fn is_lot_or_shipment_id(s: &str) -> bool {
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $valid:ident) => {
         $(#[$meta])*
+        ///
+        /// The text is shared: the state and the views hold the same id in many places (maps, links,
+        /// dirty sets, references to events), and cloning one only counts a reference.
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Checks `value` against the identifier pattern.
             ///
             /// # Errors
             /// [`IdError`] when `value` does not match the pattern.
-            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
-                let value = value.into();
-                if $valid(&value) {
-                    Ok(Self(value))
+            pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
+                let value = value.as_ref();
+                if $valid(value) {
+                    Ok(Self(Arc::from(value)))
                 } else {
-                    Err(IdError { kind: $kind, value: shown(&value) })
+                    Err(IdError { kind: $kind, value: shown(value) })
                 }
             }
 
