@@ -307,21 +307,38 @@ pub(crate) mod material {
 
     use crate::vocab::{Element, Form, Material};
 
-    #[derive(Serialize, Deserialize)]
+    #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Repr {
         form: Form,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         elements: Option<Vec<Element>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         grade: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         hs_code: Option<String>,
     }
 
+    /// [`Repr`] as it is written: borrowed from the material rather than cloned from it.
+    #[derive(Serialize)]
+    struct ReprRef<'a> {
+        form: Form,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        elements: Option<&'a [Element]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grade: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hs_code: Option<&'a str>,
+    }
+
     pub(crate) fn serialize<S: Serializer>(m: &Material, serializer: S) -> Result<S::Ok, S::Error> {
-        Repr { form: m.form, elements: m.elements.clone(), grade: m.grade.clone(), hs_code: m.hs_code.clone() }
-            .serialize(serializer)
+        ReprRef {
+            form: m.form,
+            elements: m.elements.as_deref(),
+            grade: m.grade.as_deref(),
+            hs_code: m.hs_code.as_deref(),
+        }
+        .serialize(serializer)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Material, D::Error> {

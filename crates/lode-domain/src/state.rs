@@ -233,8 +233,9 @@ pub struct State {
     pub(crate) event_index: BTreeSet<(u64, Uuid)>,
     pub(crate) totals: MassTotals,
     /// The entities [`apply`] changed since the last [`State::take_dirty`].
-    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
-    pub(crate) dirty: HashSet<EntityKey>,
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken (so
+    /// the hasher's order never shows). foldhash rather than SipHash: several inserts per event.
+    pub(crate) dirty: HashSet<EntityKey, foldhash::fast::RandomState>,
 }
 
 /// Two states are equal when they hold the same ledger state. Which entities changed since the last

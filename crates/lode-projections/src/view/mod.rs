@@ -78,8 +78,9 @@ pub struct Views {
     inventory: BTreeMap<(PartyId, SiteId, Form), InventoryTotals>,
     /// Corrections by the event they correct.
     corrections: BTreeMap<Uuid, Vec<CorrectionInfo>>,
-    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
-    dirty: HashSet<ViewKey>,
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken (so
+    /// the hasher's order never shows). foldhash rather than SipHash: several inserts per event.
+    dirty: HashSet<ViewKey, foldhash::fast::RandomState>,
 }
 
 /// Views are equal when they hold the same views; what changed since the last checkpoint is bookkeeping.
@@ -241,7 +242,9 @@ impl Views {
     /// come in ledger order, each exactly once. Cannot fail; a view whose lot or shipment is missing is
     /// left as it is.
     pub fn apply(&mut self, state: &State, env: &Envelope, accepted: &Accepted, ctx: &Context) {
-        let stamp = EventRef {
+        // Made only for the events that keep a reference to themselves: most events only move or
+        // count lots.
+        let stamp = || EventRef {
             event: ctx.event_id,
             seq: ctx.seq,
             actor: env.actor().clone(),
@@ -254,7 +257,7 @@ impl Views {
                     stages.insert(stage.stage, stage.country);
                 }
                 let created = Creation {
-                    event: stamp.clone(),
+                    event: stamp(),
                     process: None,
                     site: e.site.clone(),
                     permit: e.permit.clone(),
@@ -281,7 +284,7 @@ impl Views {
                         stages.insert(stage.stage, stage.country);
                     }
                     let created = Creation {
-                        event: stamp.clone(),
+                        event: stamp(),
                         process: Some(e.process),
                         site: e.site.clone(),
                         permit: None,
@@ -297,7 +300,7 @@ impl Views {
                     certificate: e.certificate.clone(),
                     oxides_ppm: e.oxides_ppm.iter().map(|(f, ppm)| (f.as_str().to_string(), *ppm)).collect(),
                     treo_ppm: e.treo_ppm,
-                    event: stamp.clone(),
+                    event: stamp(),
                 };
                 self.with_lot(&e.lot, |r| r.assays.push(assay));
             }
@@ -314,15 +317,14 @@ impl Views {
                             reference: d.reference.clone(),
                             digest: d.digest.as_ref().map(|d| d.as_str().to_string()),
                             issuer: None,
-                            event: stamp.clone(),
+                            event: stamp(),
                         })
                         .collect();
                     let lots = shipment.lots.keys().map(|id| (id.clone(), Passage::default())).collect();
                     for id in shipment.lots.keys() {
                         self.with_lot(id, |r| r.shipments.push(e.shipment.clone()));
                     }
-                    self.shipments
-                        .insert(e.shipment.clone(), ShipmentRecord { shipped: stamp.clone(), documents, lots });
+                    self.shipments.insert(e.shipment.clone(), ShipmentRecord { shipped: stamp(), documents, lots });
                     self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
                 }
             }
@@ -335,7 +337,7 @@ impl Views {
                             .is_some_and(|l| l.status == ShippedLotStatus::Received);
                         if let Some(passage) = record.lots.get_mut(&received.lot) {
                             if now_received && passage.received.is_none() && passage.rejected.is_none() {
-                                passage.received = Some(stamp.clone());
+                                passage.received = Some(stamp());
                             }
                         }
                     }
@@ -348,7 +350,7 @@ impl Views {
                     for lot in &accepted.lots {
                         if let Some(passage) = record.lots.get_mut(lot) {
                             if passage.received.is_none() && passage.rejected.is_none() {
-                                passage.rejected = Some(Rejected { reason: e.reason.clone(), event: stamp.clone() });
+                                passage.rejected = Some(Rejected { reason: e.reason.clone(), event: stamp() });
                             }
                         }
                     }
@@ -361,7 +363,7 @@ impl Views {
                     reference: e.reference.clone(),
                     digest: e.digest.as_ref().map(|d| d.as_str().to_string()),
                     issuer: e.issuer.clone(),
-                    event: stamp.clone(),
+                    event: stamp(),
                 };
                 match &e.target {
                     DocumentTarget::Lot(id) => self.with_lot(id, |r| r.documents.push(document)),
@@ -376,13 +378,13 @@ impl Views {
             }
             Event::HoldPlaced(e) => {
                 if let HoldTarget::Lot(id) = &e.target {
-                    let hold = HoldInfo { reason: e.reason.clone(), placed: stamp.clone(), released: None };
+                    let hold = HoldInfo { reason: e.reason.clone(), placed: stamp(), released: None };
                     self.with_lot(id, |r| r.holds.push(hold));
                 }
             }
             Event::HoldReleased(e) => {
                 if let HoldTarget::Lot(id) = &e.target {
-                    let release = Release { reason: e.reason.clone(), event: stamp.clone() };
+                    let release = Release { reason: e.reason.clone(), event: stamp() };
                     self.with_lot(id, |r| {
                         if let Some(open) = r.holds.iter_mut().rev().find(|h| h.released.is_none()) {
                             open.released = Some(release);
@@ -395,7 +397,7 @@ impl Views {
                     corrects: e.event,
                     reason: e.reason,
                     note: e.note.clone(),
-                    event: stamp.clone(),
+                    event: stamp(),
                 });
                 self.dirty.insert(ViewKey::Corrections(e.event));
             }
@@ -436,16 +438,29 @@ impl Views {
         let Some(record) = self.lots.get_mut(id) else {
             return;
         };
-        let now = state.lot(id.as_str()).filter(|l| l.status != LotStatus::Closed).map(|l| Counted {
+        let lot = state.lot(id.as_str()).filter(|l| l.status != LotStatus::Closed);
+        // Most events leave a lot where it counts: compare before building anything.
+        let unchanged = match (&record.counted, lot) {
+            (None, None) => true,
+            (Some(c), Some(l)) => {
+                c.party == l.custodian
+                    && c.site == l.site
+                    && c.form == l.material.form
+                    && c.in_transit == (l.status == LotStatus::InTransit)
+                    && c.mass_g == l.mass_g
+            }
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        let now = lot.map(|l| Counted {
             party: l.custodian.clone(),
             site: l.site.clone(),
             form: l.material.form,
             in_transit: l.status == LotStatus::InTransit,
             mass_g: l.mass_g,
         });
-        if record.counted == now {
-            return;
-        }
         let before = std::mem::replace(&mut record.counted, now.clone());
         self.dirty.insert(ViewKey::Lot(id.clone()));
         if let Some(c) = before {
