@@ -253,7 +253,7 @@ impl Views {
         match env.event() {
             Event::LotExtracted(e) if !self.lots.contains_key(&e.lot) => {
                 let mut stages = StageCountries::default();
-                if let Some(stage) = state.lot(e.lot.as_str()).and_then(|l| l.stage) {
+                if let Some(stage) = state.lot_by_id(&e.lot).and_then(|l| l.stage) {
                     stages.insert(stage.stage, stage.country);
                 }
                 let created = Creation {
@@ -280,7 +280,7 @@ impl Views {
                         continue;
                     }
                     let mut stages = inherited.clone();
-                    if let Some(stage) = state.lot(output.lot.as_str()).and_then(|l| l.stage) {
+                    if let Some(stage) = state.lot_by_id(&output.lot).and_then(|l| l.stage) {
                         stages.insert(stage.stage, stage.country);
                     }
                     let created = Creation {
@@ -438,7 +438,7 @@ impl Views {
         let Some(record) = self.lots.get_mut(id) else {
             return;
         };
-        let lot = state.lot(id.as_str()).filter(|l| l.status != LotStatus::Closed);
+        let lot = state.lot_by_id(id).filter(|l| l.status != LotStatus::Closed);
         // Most events leave a lot where it counts: compare before building anything.
         let unchanged = match (&record.counted, lot) {
             (None, None) => true,
