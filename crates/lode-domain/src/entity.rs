@@ -177,6 +177,17 @@ impl State {
         keys
     }
 
+    /// Whether [`apply`](crate::apply) and [`replay`](crate::replay) record the entities they change
+    /// for [`State::take_dirty`]; they do unless told otherwise. A store whose next checkpoint writes
+    /// every entity anyway (its first) turns it off until then: recording costs an insert into a set
+    /// that grows to every entity, for each change. Turning it off forgets what was recorded.
+    pub fn track_changes(&mut self, on: bool) {
+        self.untracked = !on;
+        if !on {
+            self.dirty = Default::default();
+        }
+    }
+
     /// The deterministic bytes of one entity (compact JSON, see [`EntityKey`]), or `None` if it does not
     /// exist.
     pub fn entity_bytes(&self, key: &EntityKey) -> Option<Vec<u8>> {

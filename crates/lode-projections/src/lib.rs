@@ -56,15 +56,30 @@ const DOMAIN_PREFIX: u8 = b'd';
 const VIEW_PREFIX: u8 = b'v';
 
 /// The state derived from the log.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Derived {
     state: State,
     views: Views,
     position: u64,
     since_checkpoint: u64,
     /// Nothing persisted yet: the next checkpoint writes every page, so that entities that
-    /// never changed from their initial value (such as zero totals) are stored too.
+    /// never changed from their initial value (such as zero totals) are stored too. Until then
+    /// the state and the views do not track which entities change (see `Derived::set_stored`).
     stored: bool,
+}
+
+impl Default for Derived {
+    fn default() -> Self {
+        let mut d = Derived {
+            state: State::default(),
+            views: Views::default(),
+            position: 0,
+            since_checkpoint: 0,
+            stored: true,
+        };
+        d.set_stored(false);
+        d
+    }
 }
 
 /// The custody rules, the state they check against and the views, shared between the store's
@@ -131,6 +146,15 @@ impl Derived {
             }
         }
         out
+    }
+
+    /// Whether the derived state was persisted. Until it is, the next checkpoint writes every
+    /// entity, so tracking which changed would only cost (an insert into a set growing to every
+    /// entity, for each change: a large part of applying an event during an import).
+    fn set_stored(&mut self, stored: bool) {
+        self.stored = stored;
+        self.state.track_changes(stored);
+        self.views.track_changes(stored);
     }
 
     /// Appends the bytes of an entity to `out`; false (and nothing written) when it does not exist.
@@ -332,7 +356,8 @@ impl Gate for Ledger {
         position: u64,
         pages: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> Result<(), Box<dyn Error + Send + Sync>> {
-        let mut d = Derived { position, stored: true, ..Derived::default() };
+        let mut d = Derived { position, ..Derived::default() };
+        d.set_stored(true);
         let mut views = Vec::new();
         for (_, page) in pages {
             for (k, v) in decode_page(&page)? {
@@ -408,7 +433,7 @@ impl Gate for Ledger {
                 }
             }
         }
-        d.stored = true;
+        d.set_stored(true);
         let pages = members
             .into_iter()
             .map(|(p, keys)| (page_key(p), encode_page(d, keys.iter().map(|(k, key)| (k.as_slice(), key)))))

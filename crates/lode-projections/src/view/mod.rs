@@ -78,9 +78,25 @@ pub struct Views {
     inventory: BTreeMap<(PartyId, SiteId, Form), InventoryTotals>,
     /// Corrections by the event they correct.
     corrections: BTreeMap<Uuid, Vec<CorrectionInfo>>,
+    dirty: Dirty,
+}
+
+/// The view entities changed since they were last taken, unless tracking is off.
+#[derive(Debug, Clone, Default)]
+struct Dirty {
     /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken (so
     /// the hasher's order never shows). foldhash rather than SipHash: several inserts per event.
-    dirty: HashSet<ViewKey, foldhash::fast::RandomState>,
+    keys: HashSet<ViewKey, foldhash::fast::RandomState>,
+    /// See [`Views::track_changes`].
+    off: bool,
+}
+
+impl Dirty {
+    fn insert(&mut self, key: ViewKey) {
+        if !self.off {
+            self.keys.insert(key);
+        }
+    }
 }
 
 /// Views are equal when they hold the same views; what changed since the last checkpoint is bookkeeping.
@@ -511,9 +527,19 @@ impl Views {
     /// duplicates. A key whose [`Views::entity_bytes`] is `None` was deleted (an inventory row that
     /// became empty) and is to be removed from storage.
     pub fn take_dirty(&mut self) -> Vec<ViewKey> {
-        let mut keys: Vec<ViewKey> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let mut keys: Vec<ViewKey> = std::mem::take(&mut self.dirty.keys).into_iter().collect();
         keys.sort();
         keys
+    }
+
+    /// Whether [`Views::apply`] records the entities it changes for [`Views::take_dirty`]; it does
+    /// unless told otherwise. A store whose next checkpoint writes every entity anyway (its first)
+    /// turns it off until then. Turning it off forgets what was recorded.
+    pub fn track_changes(&mut self, on: bool) {
+        self.dirty.off = !on;
+        if !on {
+            self.dirty.keys = Default::default();
+        }
     }
 
     /// Every existing view entity's key, sorted (which is also the order of their bytes).
