@@ -43,12 +43,13 @@ pub mod origin;
 mod records;
 
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use lode_domain::{
-    Accepted, Context, DocumentTarget, Envelope, Event, Form, HoldTarget, LotId, LotStatus, PartyId, ShipmentId,
-    ShippedLotStatus, SiteId, State,
+    Accepted, Context, DocumentTarget, Envelope, Event, Form, HoldTarget, LotId, LotState, LotStatus, PartyId,
+    ShipmentId, ShippedLotStatus, SiteId, State,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
@@ -92,9 +93,10 @@ struct Dirty {
 }
 
 impl Dirty {
-    fn insert(&mut self, key: ViewKey) {
+    /// Records the key `key` makes, unless tracking is off (then the key is not even made).
+    fn insert(&mut self, key: impl FnOnce() -> ViewKey) {
         if !self.off {
-            self.keys.insert(key);
+            self.keys.insert(key());
         }
     }
 }
@@ -108,6 +110,36 @@ impl PartialEq for Views {
             && inventory == &other.inventory
             && corrections == &other.corrections
     }
+}
+
+/// Moves a lot's place in the inventory to where the state has it now (`lot`, `None` when gone):
+/// returns where it counted before and where it counts now, or `None` when that did not change
+/// (most events leave it where it was, and cost only this comparison).
+fn recount(record: &mut LotRecord, lot: Option<&LotState>) -> Option<(Option<Counted>, Option<Counted>)> {
+    let lot = lot.filter(|l| l.status != LotStatus::Closed);
+    let unchanged = match (&record.counted, lot) {
+        (None, None) => true,
+        (Some(c), Some(l)) => {
+            c.party == l.custodian
+                && c.site == l.site
+                && c.form == l.material.form
+                && c.in_transit == (l.status == LotStatus::InTransit)
+                && c.mass_g == l.mass_g
+        }
+        _ => false,
+    };
+    if unchanged {
+        return None;
+    }
+    let now = lot.map(|l| Counted {
+        party: l.custodian.clone(),
+        site: l.site.clone(),
+        form: l.material.form,
+        in_transit: l.status == LotStatus::InTransit,
+        mass_g: l.mass_g,
+    });
+    let before = std::mem::replace(&mut record.counted, now.clone());
+    Some((before, now))
 }
 
 /// One independently persisted piece of the [`Views`].
@@ -341,7 +373,7 @@ impl Views {
                         self.with_lot(id, |r| r.shipments.push(e.shipment.clone()));
                     }
                     self.shipments.insert(e.shipment.clone(), ShipmentRecord { shipped: stamp(), documents, lots });
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::CustodyReceived(e) => {
@@ -357,7 +389,7 @@ impl Views {
                             }
                         }
                     }
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::CustodyRejected(e) => {
@@ -370,7 +402,7 @@ impl Views {
                             }
                         }
                     }
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::DocumentAttached(e) => {
@@ -386,7 +418,7 @@ impl Views {
                     DocumentTarget::Shipment(id) => {
                         if let Some(record) = self.shipments.get_mut(id) {
                             record.documents.push(document);
-                            self.dirty.insert(ViewKey::Shipment(id.clone()));
+                            self.dirty.insert(|| ViewKey::Shipment(id.clone()));
                         }
                     }
                     _ => {}
@@ -415,13 +447,25 @@ impl Views {
                     note: e.note.clone(),
                     event: stamp(),
                 });
-                self.dirty.insert(ViewKey::Corrections(e.event));
+                self.dirty.insert(|| ViewKey::Corrections(e.event));
             }
             _ => {}
         }
         for id in &accepted.lots {
-            self.with_lot(id, |r| r.events.push(ctx.event_id));
-            self.recount(state, id);
+            // One lookup for both: the event is the lot's, and it may have moved where the lot counts.
+            let Some(record) = self.lots.get_mut(id) else {
+                continue;
+            };
+            record.events.push(ctx.event_id);
+            self.dirty.insert(|| ViewKey::Lot(id.clone()));
+            if let Some((before, now)) = recount(record, state.lot_by_id(id)) {
+                if let Some(c) = before {
+                    self.count(c, false);
+                }
+                if let Some(c) = now {
+                    self.count(c, true);
+                }
+            }
         }
     }
 
@@ -437,7 +481,7 @@ impl Views {
             holds: Vec::new(),
             counted: None,
         };
-        self.dirty.insert(ViewKey::Lot(id.clone()));
+        self.dirty.insert(|| ViewKey::Lot(id.clone()));
         self.lots.insert(id, record);
     }
 
@@ -445,68 +489,41 @@ impl Views {
     fn with_lot(&mut self, id: &LotId, change: impl FnOnce(&mut LotRecord)) {
         if let Some(record) = self.lots.get_mut(id) {
             change(record);
-            self.dirty.insert(ViewKey::Lot(id.clone()));
+            self.dirty.insert(|| ViewKey::Lot(id.clone()));
         }
     }
 
-    /// Moves a lot's contribution to the inventory to where the state has it now.
-    fn recount(&mut self, state: &State, id: &LotId) {
-        let Some(record) = self.lots.get_mut(id) else {
-            return;
-        };
-        let lot = state.lot_by_id(id).filter(|l| l.status != LotStatus::Closed);
-        // Most events leave a lot where it counts: compare before building anything.
-        let unchanged = match (&record.counted, lot) {
-            (None, None) => true,
-            (Some(c), Some(l)) => {
-                c.party == l.custodian
-                    && c.site == l.site
-                    && c.form == l.material.form
-                    && c.in_transit == (l.status == LotStatus::InTransit)
-                    && c.mass_g == l.mass_g
+    /// Takes a lot's place out of the inventory row it counted in (`add` false), or puts it in its
+    /// row (`add` true). A row that becomes empty is removed.
+    fn count(&mut self, c: Counted, add: bool) {
+        let Counted { party, site, form, in_transit, mass_g } = c;
+        self.dirty.insert(|| ViewKey::Inventory { party: party.clone(), site: site.clone(), form });
+        let change = |totals: &mut InventoryTotals| {
+            let mass = u128::from(mass_g);
+            let (grams, lots) = if in_transit {
+                (&mut totals.in_transit_g, &mut totals.in_transit_lots)
+            } else {
+                (&mut totals.active_g, &mut totals.active_lots)
+            };
+            if add {
+                *grams += mass;
+                *lots += 1;
+            } else {
+                *grams = grams.saturating_sub(mass);
+                *lots = lots.saturating_sub(1);
             }
-            _ => false,
         };
-        if unchanged {
-            return;
-        }
-        let now = lot.map(|l| Counted {
-            party: l.custodian.clone(),
-            site: l.site.clone(),
-            form: l.material.form,
-            in_transit: l.status == LotStatus::InTransit,
-            mass_g: l.mass_g,
-        });
-        let before = std::mem::replace(&mut record.counted, now.clone());
-        self.dirty.insert(ViewKey::Lot(id.clone()));
-        if let Some(c) = before {
-            self.count(&c, false);
-        }
-        if let Some(c) = now {
-            self.count(&c, true);
-        }
-    }
-
-    fn count(&mut self, c: &Counted, add: bool) {
-        let key = (c.party.clone(), c.site.clone(), c.form);
-        let row = self.inventory.entry(key).or_default();
-        let mass = u128::from(c.mass_g);
-        let (grams, lots) = if c.in_transit {
-            (&mut row.in_transit_g, &mut row.in_transit_lots)
-        } else {
-            (&mut row.active_g, &mut row.active_lots)
-        };
-        if add {
-            *grams += mass;
-            *lots += 1;
-        } else {
-            *grams = grams.saturating_sub(mass);
-            *lots = lots.saturating_sub(1);
-        }
-        let empty = row.is_zero();
-        self.dirty.insert(ViewKey::Inventory { party: c.party.clone(), site: c.site.clone(), form: c.form });
-        if empty {
-            self.inventory.remove(&(c.party.clone(), c.site.clone(), c.form));
+        match self.inventory.entry((party, site, form)) {
+            Entry::Occupied(mut row) => {
+                change(row.get_mut());
+                if row.get().is_zero() {
+                    row.remove();
+                }
+            }
+            // Adding counts a lot, so the new row is not empty; there is nothing to take from a row
+            // that does not exist.
+            Entry::Vacant(row) if add => change(row.insert(InventoryTotals::default())),
+            Entry::Vacant(_) => {}
         }
     }
 
