@@ -75,6 +75,23 @@ fn tail(text: &str) -> &[u8] {
     text.as_bytes().get(HEAD_BYTES..).unwrap_or_default()
 }
 
+/// Whether two ids with equal heads are equal. Most ids fit in their head: then their tails are
+/// empty, and neither the text nor `memcmp` is reached.
+fn tails_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (tail(a), tail(b));
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// How two ids with equal heads compare (see [`tails_eq`]).
+fn tails_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (tail(a), tail(b));
+    if a.is_empty() && b.is_empty() {
+        Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $valid:ident) => {
         $(#[$meta])*
@@ -117,7 +134,7 @@ macro_rules! id_type {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.head == other.head && self.text == other.text
+                self.head == other.head && tails_eq(&self.text, &other.text)
             }
         }
 
@@ -126,7 +143,7 @@ macro_rules! id_type {
         // The order of the text (see `Head`), which `Borrow<str>` requires.
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> Ordering {
-                self.head.cmp(&other.head).then_with(|| tail(&self.text).cmp(tail(&other.text)))
+                self.head.cmp(&other.head).then_with(|| tails_cmp(&self.text, &other.text))
             }
         }
 
