@@ -138,9 +138,26 @@ struct ChunkEvent {
     corrections: Vec<Uuid>,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+/// [`ChunkEvent`] as it is written: borrowed from the state rather than copied out of it. The same
+/// fields in the same order, so the same bytes.
+#[derive(Serialize)]
+struct ChunkEventRef<'a> {
+    id: &'a Uuid,
+    seq: u64,
+    actor: &'a PartyId,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    corrections: &'a [Uuid],
+}
+
+/// Appends `value` as compact JSON; false (and nothing written) when there is none.
+fn write_json<T: Serialize>(out: &mut Vec<u8>, value: Option<&T>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
     // Serializing these plain structs (strings, integers, maps with string keys) cannot fail.
-    serde_json::to_vec(value).expect("state entities serialize to JSON")
+    serde_json::to_writer(out, value).expect("state entities serialize to JSON");
+    true
 }
 
 fn from_json<'a, T: Deserialize<'a>>(key: &EntityKey, bytes: &'a [u8]) -> Result<T, RestoreError> {
@@ -160,34 +177,55 @@ impl State {
         keys
     }
 
+    /// Whether [`apply`](crate::apply) and [`replay`](crate::replay) record the entities they change
+    /// for [`State::take_dirty`]; they do unless told otherwise. A store whose next checkpoint writes
+    /// every entity anyway (its first) turns it off until then: recording costs an insert into a set
+    /// that grows to every entity, for each change. Turning it off forgets what was recorded.
+    pub fn track_changes(&mut self, on: bool) {
+        self.untracked = !on;
+        if !on {
+            self.dirty = Default::default();
+        }
+    }
+
     /// The deterministic bytes of one entity (compact JSON, see [`EntityKey`]), or `None` if it does not
     /// exist.
     pub fn entity_bytes(&self, key: &EntityKey) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_entity(key, &mut out).then_some(out)
+    }
+
+    /// Appends the bytes [`State::entity_bytes`] gives for `key` to `out`, and returns whether the
+    /// entity exists (when it does not, `out` is left as it was). A checkpoint writes many entities
+    /// into one page; this spares it an allocation and a copy per entity.
+    pub fn write_entity(&self, key: &EntityKey, out: &mut Vec<u8>) -> bool {
         match key {
             EntityKey::EventChunk(n) => {
-                let first = n.checked_mul(EVENT_CHUNK_EVENTS)?;
+                let Some(first) = n.checked_mul(EVENT_CHUNK_EVENTS) else {
+                    return false;
+                };
                 let last = first + (EVENT_CHUNK_EVENTS - 1);
-                let events: Vec<ChunkEvent> = self
+                let events: Vec<ChunkEventRef<'_>> = self
                     .event_index
                     .range((first, Uuid::nil())..=(last, Uuid::max()))
                     .filter_map(|(_, id)| {
                         let record = self.events.get(id)?;
-                        Some(ChunkEvent {
-                            id: *id,
+                        Some(ChunkEventRef {
+                            id,
                             seq: record.seq,
-                            actor: record.actor.clone(),
-                            type_name: record.type_name.to_string(),
-                            corrections: record.corrections.clone(),
+                            actor: &record.actor,
+                            type_name: record.type_name,
+                            corrections: &record.corrections,
                         })
                     })
                     .collect();
-                (!events.is_empty()).then(|| to_json(&events))
+                !events.is_empty() && write_json(out, Some(&events))
             }
-            EntityKey::Shipment(id) => self.shipments.get(id).map(to_json),
-            EntityKey::Lot(id) => self.lots.get(id).map(to_json),
-            EntityKey::Party(id) => self.parties.get(id).map(to_json),
-            EntityKey::Site(id) => self.sites.get(id).map(to_json),
-            EntityKey::Totals => Some(to_json(&self.totals)),
+            EntityKey::Shipment(id) => write_json(out, self.shipments.get(id)),
+            EntityKey::Lot(id) => write_json(out, self.lots.get(id)),
+            EntityKey::Party(id) => write_json(out, self.parties.get(id)),
+            EntityKey::Site(id) => write_json(out, self.sites.get(id)),
+            EntityKey::Totals => write_json(out, Some(&self.totals)),
         }
     }
 
@@ -280,21 +318,38 @@ pub(crate) mod material {
 
     use crate::vocab::{Element, Form, Material};
 
-    #[derive(Serialize, Deserialize)]
+    #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Repr {
         form: Form,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         elements: Option<Vec<Element>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         grade: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         hs_code: Option<String>,
     }
 
+    /// [`Repr`] as it is written: borrowed from the material rather than cloned from it.
+    #[derive(Serialize)]
+    struct ReprRef<'a> {
+        form: Form,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        elements: Option<&'a [Element]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grade: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hs_code: Option<&'a str>,
+    }
+
     pub(crate) fn serialize<S: Serializer>(m: &Material, serializer: S) -> Result<S::Ok, S::Error> {
-        Repr { form: m.form, elements: m.elements.clone(), grade: m.grade.clone(), hs_code: m.hs_code.clone() }
-            .serialize(serializer)
+        ReprRef {
+            form: m.form,
+            elements: m.elements.as_deref(),
+            grade: m.grade.as_deref(),
+            hs_code: m.hs_code.as_deref(),
+        }
+        .serialize(serializer)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Material, D::Error> {

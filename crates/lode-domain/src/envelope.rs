@@ -94,8 +94,10 @@ impl Envelope {
             }
             map.build()
         });
+        let mut id_text = Uuid::encode_buffer();
+        let id_text = self.id.map(|id| &*id.hyphenated().encode_lower(&mut id_text));
         let value = ObjectBuilder::new()
-            .put_opt("id", self.id.map(|id| Canon::owned(id.hyphenated().to_string())))
+            .put_opt("id", id_text.map(Canon::str))
             .put("type", Canon::str(self.type_name()))
             .put("actor", Canon::str(self.actor.as_str()))
             .put("occurred_at", Canon::str(&self.occurred_at_text))

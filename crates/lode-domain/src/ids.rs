@@ -5,8 +5,11 @@
 //! `^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Longest text of an input value repeated in an error message; longer values are cut and end in `…`.
 pub(crate) const SHOWN_CHARS_MAX: usize = 80;
@@ -46,29 +49,114 @@ fn is_lot_or_shipment_id(s: &str) -> bool {
         && b[1..].iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'/' | b'-'))
 }
 
+/// Bytes of an id kept inline.
+const HEAD_BYTES: usize = 16;
+
+/// The first [`HEAD_BYTES`] bytes of an id, padded with zeros, as two big-endian integers: two
+/// ids compare as their heads do, unless the heads are equal. Then the ids are equal up to their
+/// 16th byte, or both shorter and equal (an id never contains a zero byte, so the padding cannot
+/// be mistaken for text), and the rest of the text decides. That is exactly the order of the
+/// text: comparing ids needs the text itself only for ids longer than the head that share it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Head([u64; 2]);
+
+impl Head {
+    fn of(text: &str) -> Head {
+        let mut bytes = [0u8; HEAD_BYTES];
+        let n = text.len().min(HEAD_BYTES);
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+        let (hi, lo) = bytes.split_at(HEAD_BYTES / 2);
+        Head([u64::from_be_bytes(hi.try_into().expect("8 bytes")), u64::from_be_bytes(lo.try_into().expect("8 bytes"))])
+    }
+}
+
+/// The text after the head.
+fn tail(text: &str) -> &[u8] {
+    text.as_bytes().get(HEAD_BYTES..).unwrap_or_default()
+}
+
+/// Whether two ids with equal heads are equal. Most ids fit in their head: then their tails are
+/// empty, and neither the text nor `memcmp` is reached.
+fn tails_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (tail(a), tail(b));
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// How two ids with equal heads compare (see [`tails_eq`]).
+fn tails_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (tail(a), tail(b));
+    if a.is_empty() && b.is_empty() {
+        Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $valid:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        ///
+        /// The text is shared: the state and the views hold the same id in many places (maps, links,
+        /// dirty sets, references to events), and cloning one only counts a reference. Its first
+        /// bytes are also kept inline ([`Head`]), so that comparing two ids (which maps keyed by
+        /// ids do at every lookup) rarely has to follow the pointer to the text.
+        #[derive(Clone)]
+        pub struct $name {
+            head: Head,
+            text: Arc<str>,
+        }
 
         impl $name {
             /// Checks `value` against the identifier pattern.
             ///
             /// # Errors
             /// [`IdError`] when `value` does not match the pattern.
-            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
-                let value = value.into();
-                if $valid(&value) {
-                    Ok(Self(value))
+            pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
+                let value = value.as_ref();
+                if $valid(value) {
+                    Ok(Self { head: Head::of(value), text: Arc::from(value) })
                 } else {
-                    Err(IdError { kind: $kind, value: shown(&value) })
+                    Err(IdError { kind: $kind, value: shown(value) })
                 }
             }
 
             /// The identifier's text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                &self.text
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.as_str()).finish()
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.head == other.head && tails_eq(&self.text, &other.text)
+            }
+        }
+
+        impl Eq for $name {}
+
+        // The order of the text (see `Head`), which `Borrow<str>` requires.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.head.cmp(&other.head).then_with(|| tails_cmp(&self.text, &other.text))
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        // The hash of the text, which `Borrow<str>` requires.
+        impl Hash for $name {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state)
             }
         }
 
@@ -88,26 +176,27 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(&self.text)
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                &self.text
             }
         }
 
-        // The derived order is the order of the strings, so maps keyed by ids can be searched with `&str`.
+        // Equality, order and hash are those of the text, so maps keyed by ids can be searched with
+        // `&str` (searching with an id is faster: it compares heads first).
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
-                &self.0
+                &self.text
             }
         }
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
+                serializer.serialize_str(&self.text)
             }
         }
 
@@ -170,6 +259,38 @@ mod tests {
         for bad in ["", "-A", "/A", ":A", "A B", "A#B", "Ä", &"A".repeat(129)] {
             assert!(LotId::new(bad).is_err(), "{bad}");
             assert!(ShipmentId::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_compare_hash_and_print_as_their_text() {
+        use std::hash::BuildHasher;
+        let texts = [
+            "A",
+            "AB",
+            "AB-0",
+            "AB-1",
+            "AB-10",
+            "ABCDEFGHIJKLMNO",
+            "ABCDEFGHIJKLMNOP",
+            "ABCDEFGHIJKLMNOP0",
+            "ABCDEFGHIJKLMNOP1",
+            "ABCDEFGHIJKLMNOPQ",
+            "ABCDEFGHIJKLMNOQ",
+            "a",
+            "z/9",
+            "urn:lot/a.b_c-d",
+        ];
+        let hasher = std::collections::hash_map::RandomState::new();
+        for a in texts {
+            let id_a = LotId::new(a).expect("valid");
+            assert_eq!(hasher.hash_one(&id_a), hasher.hash_one(a), "{a}");
+            assert_eq!(format!("{id_a:?}"), format!("LotId({a:?})"));
+            for b in texts {
+                let id_b = LotId::new(b).expect("valid");
+                assert_eq!(id_a.cmp(&id_b), a.cmp(b), "{a} vs {b}");
+                assert_eq!(id_a == id_b, a == b, "{a} vs {b}");
+            }
         }
     }
 

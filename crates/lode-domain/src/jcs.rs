@@ -27,15 +27,19 @@ impl<'a> Canon<'a> {
     }
 }
 
-/// Builds an object; members are sorted when written.
+/// Builds an object; members are sorted when it is built, so that [`Canon::Object`] always holds
+/// them in canonical order.
 #[derive(Debug, Default)]
 pub(crate) struct ObjectBuilder<'a> {
     members: Vec<(Cow<'a, str>, Canon<'a>)>,
 }
 
+/// Members most objects of an event have at most, to start with room for them.
+const OBJECT_MEMBERS_USUAL: usize = 8;
+
 impl<'a> ObjectBuilder<'a> {
     pub(crate) fn new() -> Self {
-        Self::default()
+        ObjectBuilder { members: Vec::with_capacity(OBJECT_MEMBERS_USUAL) }
     }
 
     pub(crate) fn put(mut self, key: &'a str, value: Canon<'a>) -> Self {
@@ -55,8 +59,19 @@ impl<'a> ObjectBuilder<'a> {
         self
     }
 
-    pub(crate) fn build(self) -> Canon<'a> {
+    pub(crate) fn build(mut self) -> Canon<'a> {
+        self.members.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
         Canon::Object(self.members)
+    }
+}
+
+/// Compares strings by their UTF-16 code units, as RFC 8785 sorts keys. For ASCII (every key of
+/// the vocabulary, and ids) that is the order of the bytes.
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
     }
 }
 
@@ -64,7 +79,7 @@ impl<'a> ObjectBuilder<'a> {
 pub(crate) fn write(value: &Canon<'_>, out: &mut Vec<u8>) {
     match value {
         Canon::Str(s) => write_string(s, out),
-        Canon::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Canon::Int(n) => write_int(*n, out),
         Canon::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -76,10 +91,9 @@ pub(crate) fn write(value: &Canon<'_>, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Canon::Object(members) => {
-            let mut sorted: Vec<&(Cow<'_, str>, Canon<'_>)> = members.iter().collect();
-            sorted.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            debug_assert!(members.is_sorted_by(|a, b| utf16_cmp(&a.0, &b.0).is_le()), "built sorted");
             out.push(b'{');
-            for (i, (key, item)) in sorted.into_iter().enumerate() {
+            for (i, (key, item)) in members.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -92,28 +106,58 @@ pub(crate) fn write(value: &Canon<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes a string as ECMAScript's `JSON.stringify` does (RFC 8785 section 3.2.2.2).
-fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            // Bytes of multi-byte characters are all >= 0x80, so this only matches control characters.
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
-            _ => out.push(b),
+/// Writes an integer in decimal, as ECMAScript writes an integer of magnitude below 2^53.
+fn write_int(n: i128, out: &mut Vec<u8>) {
+    // 39 digits and a sign: the longest i128.
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
         }
     }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Writes a string as ECMAScript's `JSON.stringify` does (RFC 8785 section 3.2.2.2): runs of bytes
+/// that need no escape are copied whole.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.push(b'"');
+    // Almost every string needs no escape: one pass that finds none, then one copy.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            // Bytes of multi-byte characters are all >= 0x80, so this only matches control characters.
+            0x00..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(escape);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 

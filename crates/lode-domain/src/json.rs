@@ -13,6 +13,10 @@ use std::collections::HashSet;
 /// document from exhausting the stack.
 pub(crate) const JSON_DEPTH_MAX: usize = 32;
 
+/// Members most objects of an event have at most (the envelope has five or six), to start with room
+/// for them rather than grow.
+const OBJECT_MEMBERS_USUAL: usize = 8;
+
 /// Objects with fewer keys than this are checked for duplicates by searching their keys.
 const KEYS_SEARCHED_MAX: usize = 16;
 
@@ -135,7 +139,7 @@ impl<'a> Parser<'a> {
             return Err(JsonError::TooDeep);
         }
         self.pos += 1; // '{'
-        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(OBJECT_MEMBERS_USUAL);
         let mut seen: Option<HashSet<Cow<'a, str>>> = None;
         self.skip_whitespace();
         if self.peek() == Some(b'}') {

@@ -310,7 +310,7 @@ pub fn decide(state: &State, envelope: &Envelope, ctx: &Context) -> Result<Accep
     check_time(envelope, ctx)?;
     check_actor(state, envelope)?;
     for (lot, &expected) in envelope.expected() {
-        let actual = state.lot_version(lot.as_str());
+        let actual = state.lot_by_id(lot).map_or(0, |l| l.version);
         if actual != expected {
             return Err(Rejection::VersionConflict { lot: lot.clone(), expected, actual });
         }

@@ -233,8 +233,11 @@ pub struct State {
     pub(crate) event_index: BTreeSet<(u64, Uuid)>,
     pub(crate) totals: MassTotals,
     /// The entities [`apply`] changed since the last [`State::take_dirty`].
-    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
-    pub(crate) dirty: HashSet<EntityKey>,
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken (so
+    /// the hasher's order never shows). foldhash rather than SipHash: several inserts per event.
+    pub(crate) dirty: HashSet<EntityKey, foldhash::fast::RandomState>,
+    /// Whether [`apply`] leaves `dirty` alone; see [`State::track_changes`].
+    pub(crate) untracked: bool,
 }
 
 /// Two states are equal when they hold the same ledger state. Which entities changed since the last
@@ -243,7 +246,7 @@ pub struct State {
 impl PartialEq for State {
     fn eq(&self, other: &Self) -> bool {
         // Destructured, so that a new field cannot be forgotten here.
-        let State { parties, sites, lots, shipments, events, event_index, totals, dirty: _ } = self;
+        let State { parties, sites, lots, shipments, events, event_index, totals, dirty: _, untracked: _ } = self;
         parties == &other.parties
             && sites == &other.sites
             && lots == &other.lots
@@ -282,6 +285,12 @@ impl State {
     }
 
     pub fn lot(&self, id: &str) -> Option<&LotState> {
+        self.lots.get(id)
+    }
+
+    /// [`State::lot`] by a checked id, which finds it faster: ids compare their first bytes inline
+    /// (see [`LotId`]), text has to be compared byte by byte.
+    pub fn lot_by_id(&self, id: &LotId) -> Option<&LotState> {
         self.lots.get(id)
     }
 
@@ -604,16 +613,23 @@ pub fn apply(state: &mut State, envelope: &Envelope, accepted: &Accepted, ctx: &
     // the index as well as in the map, so that the two stay one to one.
     if let Some(earlier) = state.events.insert(event_id, record) {
         state.event_index.remove(&(earlier.seq, event_id));
-        state.dirty.insert(EntityKey::event_chunk_of(earlier.seq));
+        if !state.untracked {
+            state.dirty.insert(EntityKey::event_chunk_of(earlier.seq));
+        }
     }
     state.event_index.insert((ctx.seq, event_id));
-    state.dirty.insert(EntityKey::event_chunk_of(ctx.seq));
+    if !state.untracked {
+        state.dirty.insert(EntityKey::event_chunk_of(ctx.seq));
+    }
 }
 
 /// Records which entities an applied event may have changed, for [`State::take_dirty`]: every lot it
 /// names or moves, and the parties, sites, shipments, event chunks and totals its type changes. It may
 /// name more than changed, never less.
 fn mark_changed(state: &mut State, event: &Event, accepted: &Accepted) {
+    if state.untracked {
+        return;
+    }
     let mut keys: Vec<EntityKey> = accepted.lots.iter().map(|l| EntityKey::Lot(l.clone())).collect();
     keys.extend(event.named_lots().into_iter().map(|l| EntityKey::Lot(l.clone())));
     match event {

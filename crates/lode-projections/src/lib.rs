@@ -26,7 +26,7 @@
 
 pub mod view;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::sync::{Arc, RwLock};
 
@@ -56,15 +56,30 @@ const DOMAIN_PREFIX: u8 = b'd';
 const VIEW_PREFIX: u8 = b'v';
 
 /// The state derived from the log.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Derived {
     state: State,
     views: Views,
     position: u64,
     since_checkpoint: u64,
     /// Nothing persisted yet: the next checkpoint writes every page, so that entities that
-    /// never changed from their initial value (such as zero totals) are stored too.
+    /// never changed from their initial value (such as zero totals) are stored too. Until then
+    /// the state and the views do not track which entities change (see `Derived::set_stored`).
     stored: bool,
+}
+
+impl Default for Derived {
+    fn default() -> Self {
+        let mut d = Derived {
+            state: State::default(),
+            views: Views::default(),
+            position: 0,
+            since_checkpoint: 0,
+            stored: true,
+        };
+        d.set_stored(false);
+        d
+    }
 }
 
 /// The custody rules, the state they check against and the views, shared between the store's
@@ -133,10 +148,37 @@ impl Derived {
         out
     }
 
-    fn entity_bytes(&self, key: &[u8]) -> Option<Vec<u8>> {
+    /// Whether the derived state was persisted. Until it is, the next checkpoint writes every
+    /// entity, so tracking which changed would only cost (an insert into a set growing to every
+    /// entity, for each change: a large part of applying an event during an import).
+    fn set_stored(&mut self, stored: bool) {
+        self.stored = stored;
+        self.state.track_changes(stored);
+        self.views.track_changes(stored);
+    }
+
+    /// Appends the bytes of an entity to `out`; false (and nothing written) when it does not exist.
+    fn write_entity(&self, key: &AnyKey, out: &mut Vec<u8>) -> bool {
+        match key {
+            AnyKey::Domain(k) => self.state.write_entity(k, out),
+            AnyKey::View(k) => self.views.write_entity(&self.state, k, out),
+        }
+    }
+}
+
+/// The key of an entity of the rules' state or of the views.
+#[derive(Debug)]
+enum AnyKey {
+    Domain(EntityKey),
+    View(ViewKey),
+}
+
+impl AnyKey {
+    /// The key a prefixed entity key of a page names, or `None` when it names none.
+    fn from_prefixed(key: &[u8]) -> Option<AnyKey> {
         match key.split_first() {
-            Some((&DOMAIN_PREFIX, rest)) => self.state.entity_bytes(&EntityKey::from_bytes(rest)?),
-            Some((&VIEW_PREFIX, rest)) => self.views.entity_bytes(&self.state, &ViewKey::from_bytes(rest)?),
+            Some((&DOMAIN_PREFIX, rest)) => EntityKey::from_bytes(rest).map(AnyKey::Domain),
+            Some((&VIEW_PREFIX, rest)) => ViewKey::from_bytes(rest).map(AnyKey::View),
             _ => None,
         }
     }
@@ -156,16 +198,24 @@ fn page_key(page: u16) -> Vec<u8> {
 }
 
 /// A page: its version, then for each entity in key order: key length (u32 BE), key, value
-/// length (u32 BE), value.
-fn encode_page(entities: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+/// length (u32 BE), value. The values are written straight into the page; `None` when none of
+/// the keys names an existing entity (the page is to be deleted).
+fn encode_page<'k>(d: &Derived, entities: impl IntoIterator<Item = (&'k [u8], &'k AnyKey)>) -> Option<Vec<u8>> {
     let mut out = vec![PAGE_VERSION];
-    for (k, v) in entities {
+    for (k, key) in entities {
+        let start = out.len();
         out.extend((k.len() as u32).to_be_bytes());
         out.extend(k);
-        out.extend((v.len() as u32).to_be_bytes());
-        out.extend(v);
+        let value_at = out.len() + 4;
+        out.extend([0; 4]);
+        if d.write_entity(key, &mut out) {
+            let len = (out.len() - value_at) as u32;
+            out[value_at - 4..value_at].copy_from_slice(&len.to_be_bytes());
+        } else {
+            out.truncate(start);
+        }
     }
-    out
+    (out.len() > 1).then_some(out)
 }
 
 /// An entity as stored in a page: (prefixed key, bytes).
@@ -306,7 +356,8 @@ impl Gate for Ledger {
         position: u64,
         pages: &mut dyn Iterator<Item = (Vec<u8>, Vec<u8>)>,
     ) -> Result<(), Box<dyn Error + Send + Sync>> {
-        let mut d = Derived { position, stored: true, ..Derived::default() };
+        let mut d = Derived { position, ..Derived::default() };
+        d.set_stored(true);
         let mut views = Vec::new();
         for (_, page) in pages {
             for (k, v) in decode_page(&page)? {
@@ -342,18 +393,37 @@ impl Gate for Ledger {
         d.since_checkpoint = 0;
         let d = &mut *d;
         // The entities each changed page must hold: on the first checkpoint every entity; after
-        // that, those the stored page holds (some may be gone now) and those that changed.
-        let mut members: BTreeMap<u16, BTreeSet<Vec<u8>>> = BTreeMap::new();
-        let (state_dirty, views_dirty) = (d.state.take_dirty(), d.views.take_dirty());
-        let changed = state_dirty.iter().map(domain_key).chain(views_dirty.iter().map(view_key));
+        // that, those the stored page holds (some may be gone now) and those that changed. Each
+        // by its prefixed key (the page's order) and its typed key (to find it).
+        let mut members: BTreeMap<u16, BTreeMap<Vec<u8>, AnyKey>> = BTreeMap::new();
+        let (state_keys, view_keys) = if d.stored {
+            (d.state.take_dirty(), d.views.take_dirty())
+        } else {
+            d.state.take_dirty();
+            d.views.take_dirty();
+            (d.state.entity_keys(), d.views.entity_keys())
+        };
+        let keys = state_keys
+            .into_iter()
+            .map(|k| (domain_key(&k), AnyKey::Domain(k)))
+            .chain(view_keys.into_iter().map(|k| (view_key(&k), AnyKey::View(k))));
+        for (k, key) in keys {
+            members.entry(page_of(&k)).or_default().insert(k, key);
+        }
         if d.stored {
-            for k in changed {
-                members.entry(page_of(&k)).or_default().insert(k);
-            }
             for (p, keys) in &mut members {
                 if let Some(page) = stored(&page_key(*p)) {
                     match decode_page(&page) {
-                        Ok(entries) => keys.extend(entries.into_iter().map(|(k, _)| k.to_vec())),
+                        Ok(entries) => {
+                            for (k, _) in entries {
+                                if !keys.contains_key(k) {
+                                    // A key that names no entity would not be written again.
+                                    if let Some(key) = AnyKey::from_prefixed(k) {
+                                        keys.insert(k.to_vec(), key);
+                                    }
+                                }
+                            }
+                        }
                         // Unreadable: persist nothing now; the next open rebuilds from the log.
                         Err(e) => {
                             tracing::warn!(page = p, error = e, "a stored page does not decode");
@@ -362,19 +432,12 @@ impl Gate for Ledger {
                     }
                 }
             }
-        } else {
-            let (state_keys, view_keys) = (d.state.entity_keys(), d.views.entity_keys());
-            for k in state_keys.iter().map(domain_key).chain(view_keys.iter().map(view_key)) {
-                members.entry(page_of(&k)).or_default().insert(k);
-            }
-            d.stored = true;
         }
-        let mut pages = Vec::with_capacity(members.len());
-        for (p, keys) in members {
-            let entities: Vec<(Vec<u8>, Vec<u8>)> =
-                keys.into_iter().filter_map(|k| d.entity_bytes(&k).map(|v| (k, v))).collect();
-            pages.push((page_key(p), (!entities.is_empty()).then(|| encode_page(&entities))));
-        }
+        d.set_stored(true);
+        let pages = members
+            .into_iter()
+            .map(|(p, keys)| (page_key(p), encode_page(d, keys.iter().map(|(k, key)| (k.as_slice(), key)))))
+            .collect();
         Some(pages)
     }
 }

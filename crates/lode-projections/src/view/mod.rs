@@ -43,12 +43,13 @@ pub mod origin;
 mod records;
 
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use lode_domain::{
-    Accepted, Context, DocumentTarget, Envelope, Event, Form, HoldTarget, LotId, LotStatus, PartyId, ShipmentId,
-    ShippedLotStatus, SiteId, State,
+    Accepted, Context, DocumentTarget, Envelope, Event, Form, HoldTarget, LotId, LotState, LotStatus, PartyId,
+    ShipmentId, ShippedLotStatus, SiteId, State,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
@@ -78,8 +79,26 @@ pub struct Views {
     inventory: BTreeMap<(PartyId, SiteId, Form), InventoryTotals>,
     /// Corrections by the event they correct.
     corrections: BTreeMap<Uuid, Vec<CorrectionInfo>>,
-    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken.
-    dirty: HashSet<ViewKey>,
+    dirty: Dirty,
+}
+
+/// The view entities changed since they were last taken, unless tracking is off.
+#[derive(Debug, Clone, Default)]
+struct Dirty {
+    /// Hashed rather than ordered: it takes an insert per change, and is sorted only when taken (so
+    /// the hasher's order never shows). foldhash rather than SipHash: several inserts per event.
+    keys: HashSet<ViewKey, foldhash::fast::RandomState>,
+    /// See [`Views::track_changes`].
+    off: bool,
+}
+
+impl Dirty {
+    /// Records the key `key` makes, unless tracking is off (then the key is not even made).
+    fn insert(&mut self, key: impl FnOnce() -> ViewKey) {
+        if !self.off {
+            self.keys.insert(key());
+        }
+    }
 }
 
 /// Views are equal when they hold the same views; what changed since the last checkpoint is bookkeeping.
@@ -91,6 +110,36 @@ impl PartialEq for Views {
             && inventory == &other.inventory
             && corrections == &other.corrections
     }
+}
+
+/// Moves a lot's place in the inventory to where the state has it now (`lot`, `None` when gone):
+/// returns where it counted before and where it counts now, or `None` when that did not change
+/// (most events leave it where it was, and cost only this comparison).
+fn recount(record: &mut LotRecord, lot: Option<&LotState>) -> Option<(Option<Counted>, Option<Counted>)> {
+    let lot = lot.filter(|l| l.status != LotStatus::Closed);
+    let unchanged = match (&record.counted, lot) {
+        (None, None) => true,
+        (Some(c), Some(l)) => {
+            c.party == l.custodian
+                && c.site == l.site
+                && c.form == l.material.form
+                && c.in_transit == (l.status == LotStatus::InTransit)
+                && c.mass_g == l.mass_g
+        }
+        _ => false,
+    };
+    if unchanged {
+        return None;
+    }
+    let now = lot.map(|l| Counted {
+        party: l.custodian.clone(),
+        site: l.site.clone(),
+        form: l.material.form,
+        in_transit: l.status == LotStatus::InTransit,
+        mass_g: l.mass_g,
+    });
+    let before = std::mem::replace(&mut record.counted, now.clone());
+    Some((before, now))
 }
 
 /// One independently persisted piece of the [`Views`].
@@ -220,9 +269,14 @@ pub enum ViewRestoreError {
     NotInState { key: ViewKey },
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+/// Appends `value` as compact JSON; false (and nothing written) when there is none.
+fn write_json<T: Serialize>(out: &mut Vec<u8>, value: Option<&T>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
     // Plain structs of strings, integers and maps with string keys: serializing cannot fail.
-    serde_json::to_vec(value).expect("view entities serialize to JSON")
+    serde_json::to_writer(out, value).expect("view entities serialize to JSON");
+    true
 }
 
 fn from_json<T: DeserializeOwned>(key: &ViewKey, bytes: &[u8]) -> Result<T, ViewRestoreError> {
@@ -236,7 +290,9 @@ impl Views {
     /// come in ledger order, each exactly once. Cannot fail; a view whose lot or shipment is missing is
     /// left as it is.
     pub fn apply(&mut self, state: &State, env: &Envelope, accepted: &Accepted, ctx: &Context) {
-        let stamp = EventRef {
+        // Made only for the events that keep a reference to themselves: most events only move or
+        // count lots.
+        let stamp = || EventRef {
             event: ctx.event_id,
             seq: ctx.seq,
             actor: env.actor().clone(),
@@ -245,11 +301,11 @@ impl Views {
         match env.event() {
             Event::LotExtracted(e) if !self.lots.contains_key(&e.lot) => {
                 let mut stages = StageCountries::default();
-                if let Some(stage) = state.lot(e.lot.as_str()).and_then(|l| l.stage) {
+                if let Some(stage) = state.lot_by_id(&e.lot).and_then(|l| l.stage) {
                     stages.insert(stage.stage, stage.country);
                 }
                 let created = Creation {
-                    event: stamp.clone(),
+                    event: stamp(),
                     process: None,
                     site: e.site.clone(),
                     permit: e.permit.clone(),
@@ -272,11 +328,11 @@ impl Views {
                         continue;
                     }
                     let mut stages = inherited.clone();
-                    if let Some(stage) = state.lot(output.lot.as_str()).and_then(|l| l.stage) {
+                    if let Some(stage) = state.lot_by_id(&output.lot).and_then(|l| l.stage) {
                         stages.insert(stage.stage, stage.country);
                     }
                     let created = Creation {
-                        event: stamp.clone(),
+                        event: stamp(),
                         process: Some(e.process),
                         site: e.site.clone(),
                         permit: None,
@@ -292,7 +348,7 @@ impl Views {
                     certificate: e.certificate.clone(),
                     oxides_ppm: e.oxides_ppm.iter().map(|(f, ppm)| (f.as_str().to_string(), *ppm)).collect(),
                     treo_ppm: e.treo_ppm,
-                    event: stamp.clone(),
+                    event: stamp(),
                 };
                 self.with_lot(&e.lot, |r| r.assays.push(assay));
             }
@@ -309,16 +365,15 @@ impl Views {
                             reference: d.reference.clone(),
                             digest: d.digest.as_ref().map(|d| d.as_str().to_string()),
                             issuer: None,
-                            event: stamp.clone(),
+                            event: stamp(),
                         })
                         .collect();
                     let lots = shipment.lots.keys().map(|id| (id.clone(), Passage::default())).collect();
                     for id in shipment.lots.keys() {
                         self.with_lot(id, |r| r.shipments.push(e.shipment.clone()));
                     }
-                    self.shipments
-                        .insert(e.shipment.clone(), ShipmentRecord { shipped: stamp.clone(), documents, lots });
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.shipments.insert(e.shipment.clone(), ShipmentRecord { shipped: stamp(), documents, lots });
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::CustodyReceived(e) => {
@@ -330,11 +385,11 @@ impl Views {
                             .is_some_and(|l| l.status == ShippedLotStatus::Received);
                         if let Some(passage) = record.lots.get_mut(&received.lot) {
                             if now_received && passage.received.is_none() && passage.rejected.is_none() {
-                                passage.received = Some(stamp.clone());
+                                passage.received = Some(stamp());
                             }
                         }
                     }
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::CustodyRejected(e) => {
@@ -343,11 +398,11 @@ impl Views {
                     for lot in &accepted.lots {
                         if let Some(passage) = record.lots.get_mut(lot) {
                             if passage.received.is_none() && passage.rejected.is_none() {
-                                passage.rejected = Some(Rejected { reason: e.reason.clone(), event: stamp.clone() });
+                                passage.rejected = Some(Rejected { reason: e.reason.clone(), event: stamp() });
                             }
                         }
                     }
-                    self.dirty.insert(ViewKey::Shipment(e.shipment.clone()));
+                    self.dirty.insert(|| ViewKey::Shipment(e.shipment.clone()));
                 }
             }
             Event::DocumentAttached(e) => {
@@ -356,14 +411,14 @@ impl Views {
                     reference: e.reference.clone(),
                     digest: e.digest.as_ref().map(|d| d.as_str().to_string()),
                     issuer: e.issuer.clone(),
-                    event: stamp.clone(),
+                    event: stamp(),
                 };
                 match &e.target {
                     DocumentTarget::Lot(id) => self.with_lot(id, |r| r.documents.push(document)),
                     DocumentTarget::Shipment(id) => {
                         if let Some(record) = self.shipments.get_mut(id) {
                             record.documents.push(document);
-                            self.dirty.insert(ViewKey::Shipment(id.clone()));
+                            self.dirty.insert(|| ViewKey::Shipment(id.clone()));
                         }
                     }
                     _ => {}
@@ -371,13 +426,13 @@ impl Views {
             }
             Event::HoldPlaced(e) => {
                 if let HoldTarget::Lot(id) = &e.target {
-                    let hold = HoldInfo { reason: e.reason.clone(), placed: stamp.clone(), released: None };
+                    let hold = HoldInfo { reason: e.reason.clone(), placed: stamp(), released: None };
                     self.with_lot(id, |r| r.holds.push(hold));
                 }
             }
             Event::HoldReleased(e) => {
                 if let HoldTarget::Lot(id) = &e.target {
-                    let release = Release { reason: e.reason.clone(), event: stamp.clone() };
+                    let release = Release { reason: e.reason.clone(), event: stamp() };
                     self.with_lot(id, |r| {
                         if let Some(open) = r.holds.iter_mut().rev().find(|h| h.released.is_none()) {
                             open.released = Some(release);
@@ -390,15 +445,27 @@ impl Views {
                     corrects: e.event,
                     reason: e.reason,
                     note: e.note.clone(),
-                    event: stamp.clone(),
+                    event: stamp(),
                 });
-                self.dirty.insert(ViewKey::Corrections(e.event));
+                self.dirty.insert(|| ViewKey::Corrections(e.event));
             }
             _ => {}
         }
         for id in &accepted.lots {
-            self.with_lot(id, |r| r.events.push(ctx.event_id));
-            self.recount(state, id);
+            // One lookup for both: the event is the lot's, and it may have moved where the lot counts.
+            let Some(record) = self.lots.get_mut(id) else {
+                continue;
+            };
+            record.events.push(ctx.event_id);
+            self.dirty.insert(|| ViewKey::Lot(id.clone()));
+            if let Some((before, now)) = recount(record, state.lot_by_id(id)) {
+                if let Some(c) = before {
+                    self.count(c, false);
+                }
+                if let Some(c) = now {
+                    self.count(c, true);
+                }
+            }
         }
     }
 
@@ -414,7 +481,7 @@ impl Views {
             holds: Vec::new(),
             counted: None,
         };
-        self.dirty.insert(ViewKey::Lot(id.clone()));
+        self.dirty.insert(|| ViewKey::Lot(id.clone()));
         self.lots.insert(id, record);
     }
 
@@ -422,55 +489,41 @@ impl Views {
     fn with_lot(&mut self, id: &LotId, change: impl FnOnce(&mut LotRecord)) {
         if let Some(record) = self.lots.get_mut(id) {
             change(record);
-            self.dirty.insert(ViewKey::Lot(id.clone()));
+            self.dirty.insert(|| ViewKey::Lot(id.clone()));
         }
     }
 
-    /// Moves a lot's contribution to the inventory to where the state has it now.
-    fn recount(&mut self, state: &State, id: &LotId) {
-        let Some(record) = self.lots.get_mut(id) else {
-            return;
+    /// Takes a lot's place out of the inventory row it counted in (`add` false), or puts it in its
+    /// row (`add` true). A row that becomes empty is removed.
+    fn count(&mut self, c: Counted, add: bool) {
+        let Counted { party, site, form, in_transit, mass_g } = c;
+        self.dirty.insert(|| ViewKey::Inventory { party: party.clone(), site: site.clone(), form });
+        let change = |totals: &mut InventoryTotals| {
+            let mass = u128::from(mass_g);
+            let (grams, lots) = if in_transit {
+                (&mut totals.in_transit_g, &mut totals.in_transit_lots)
+            } else {
+                (&mut totals.active_g, &mut totals.active_lots)
+            };
+            if add {
+                *grams += mass;
+                *lots += 1;
+            } else {
+                *grams = grams.saturating_sub(mass);
+                *lots = lots.saturating_sub(1);
+            }
         };
-        let now = state.lot(id.as_str()).filter(|l| l.status != LotStatus::Closed).map(|l| Counted {
-            party: l.custodian.clone(),
-            site: l.site.clone(),
-            form: l.material.form,
-            in_transit: l.status == LotStatus::InTransit,
-            mass_g: l.mass_g,
-        });
-        if record.counted == now {
-            return;
-        }
-        let before = std::mem::replace(&mut record.counted, now.clone());
-        self.dirty.insert(ViewKey::Lot(id.clone()));
-        if let Some(c) = before {
-            self.count(&c, false);
-        }
-        if let Some(c) = now {
-            self.count(&c, true);
-        }
-    }
-
-    fn count(&mut self, c: &Counted, add: bool) {
-        let key = (c.party.clone(), c.site.clone(), c.form);
-        let row = self.inventory.entry(key).or_default();
-        let mass = u128::from(c.mass_g);
-        let (grams, lots) = if c.in_transit {
-            (&mut row.in_transit_g, &mut row.in_transit_lots)
-        } else {
-            (&mut row.active_g, &mut row.active_lots)
-        };
-        if add {
-            *grams += mass;
-            *lots += 1;
-        } else {
-            *grams = grams.saturating_sub(mass);
-            *lots = lots.saturating_sub(1);
-        }
-        let empty = row.is_zero();
-        self.dirty.insert(ViewKey::Inventory { party: c.party.clone(), site: c.site.clone(), form: c.form });
-        if empty {
-            self.inventory.remove(&(c.party.clone(), c.site.clone(), c.form));
+        match self.inventory.entry((party, site, form)) {
+            Entry::Occupied(mut row) => {
+                change(row.get_mut());
+                if row.get().is_zero() {
+                    row.remove();
+                }
+            }
+            // Adding counts a lot, so the new row is not empty; there is nothing to take from a row
+            // that does not exist.
+            Entry::Vacant(row) if add => change(row.insert(InventoryTotals::default())),
+            Entry::Vacant(_) => {}
         }
     }
 
@@ -491,9 +544,19 @@ impl Views {
     /// duplicates. A key whose [`Views::entity_bytes`] is `None` was deleted (an inventory row that
     /// became empty) and is to be removed from storage.
     pub fn take_dirty(&mut self) -> Vec<ViewKey> {
-        let mut keys: Vec<ViewKey> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let mut keys: Vec<ViewKey> = std::mem::take(&mut self.dirty.keys).into_iter().collect();
         keys.sort();
         keys
+    }
+
+    /// Whether [`Views::apply`] records the entities it changes for [`Views::take_dirty`]; it does
+    /// unless told otherwise. A store whose next checkpoint writes every entity anyway (its first)
+    /// turns it off until then. Turning it off forgets what was recorded.
+    pub fn track_changes(&mut self, on: bool) {
+        self.dirty.off = !on;
+        if !on {
+            self.dirty.keys = Default::default();
+        }
     }
 
     /// Every existing view entity's key, sorted (which is also the order of their bytes).
@@ -514,14 +577,22 @@ impl Views {
 
     /// The deterministic bytes (compact JSON) of one view entity, or `None` if it does not exist. The
     /// state is the one the views were derived with; the bytes do not depend on it today.
-    pub fn entity_bytes(&self, _state: &State, key: &ViewKey) -> Option<Vec<u8>> {
+    pub fn entity_bytes(&self, state: &State, key: &ViewKey) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_entity(state, key, &mut out).then_some(out)
+    }
+
+    /// Appends the bytes [`Views::entity_bytes`] gives for `key` to `out`, and returns whether the
+    /// entity exists (when it does not, `out` is left as it was): a checkpoint writes many entities
+    /// into one page without an allocation and a copy per entity.
+    pub fn write_entity(&self, _state: &State, key: &ViewKey, out: &mut Vec<u8>) -> bool {
         match key {
-            ViewKey::Corrections(id) => self.corrections.get(id).map(to_json),
-            ViewKey::Shipment(id) => self.shipments.get(id).map(to_json),
+            ViewKey::Corrections(id) => write_json(out, self.corrections.get(id)),
+            ViewKey::Shipment(id) => write_json(out, self.shipments.get(id)),
             ViewKey::Inventory { party, site, form } => {
-                self.inventory.get(&(party.clone(), site.clone(), *form)).map(to_json)
+                write_json(out, self.inventory.get(&(party.clone(), site.clone(), *form)))
             }
-            ViewKey::Lot(id) => self.lots.get(id).map(to_json),
+            ViewKey::Lot(id) => write_json(out, self.lots.get(id)),
         }
     }
 

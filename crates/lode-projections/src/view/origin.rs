@@ -41,9 +41,17 @@ pub const ORIGIN_PPM_TOTAL: u32 = 1_000_000;
 
 /// A lot's origin: parts per million of its mass from each mine (a site id), summing to exactly
 /// [`ORIGIN_PPM_TOTAL`], by the [rounding rule](self#the-rounding-rule).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "BTreeMap<SiteId, u32>", into = "BTreeMap<SiteId, u32>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "BTreeMap<SiteId, u32>")]
 pub struct Origin(BTreeMap<SiteId, u32>);
+
+/// The shares as a map by mine id; written directly rather than through `serde(into)`, which
+/// would clone the map each time a lot's view is persisted.
+impl Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
 
 impl Origin {
     /// All of it from one mine: the origin of an extracted lot.

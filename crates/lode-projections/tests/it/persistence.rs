@@ -230,3 +230,32 @@ fn bad_view_bytes_are_refused_naming_the_entity() {
     assert_eq!(err.to_string(), "lot view VN-ORE-0001: not in the ledger's state");
     views.restore_entity(book.state(), &lot, good.as_bytes()).expect("restores");
 }
+
+/// A ledger's first checkpoint writes every entity, and only then does it track which entities
+/// change: a ledger closed, reopened from its pages, extended (changing entities of the first part)
+/// and closed again must reopen with the projections of its whole log.
+#[test]
+fn a_ledger_extended_after_its_first_checkpoint_reopens_with_the_projections_of_its_log() {
+    use lode_domain::scenario::{generate, ScenarioOptions};
+    use lode_projections::{prepare_event, Ledger};
+    use lode_store::{Options, Store};
+
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
+    let lines: Vec<String> = generate(&ScenarioOptions { mine_lots: 40, seed: 7, start }).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let options = || Options { fsync: false, ..Options::default() };
+    for part in lines.chunks(lines.len() / 3 + 1) {
+        let ledger = Ledger::default();
+        let store = Store::open(dir.path(), options(), ledger.clone()).unwrap();
+        let events = part.iter().map(|l| prepare_event(l.as_bytes()).unwrap()).collect();
+        assert!(store.append(events).unwrap().stopped.is_none());
+        store.close().unwrap();
+    }
+    let restored = Ledger::default();
+    let store = Store::open(dir.path(), options(), restored.clone()).unwrap();
+    assert_eq!(restored.position(), lines.len() as u64);
+    drop(store);
+    let rebuilt = Ledger::default();
+    let _store = Store::open(dir.path(), Options { rebuild_state: true, ..options() }, rebuilt.clone()).unwrap();
+    assert_eq!(restored.digest(), rebuilt.digest());
+}
