@@ -321,8 +321,17 @@ pub fn encode_segment<'a>(entries: impl IntoIterator<Item = (&'a Uuid, &'a Hash,
     out
 }
 
-/// Decodes an index segment.
-pub fn decode_segment(value: &[u8]) -> Result<Vec<Entry>, Corrupt> {
+/// One record's index entry, borrowed from the segment value: nothing allocated per stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub id: Uuid,
+    pub leaf: Hash,
+    /// The stream names, each checked to be UTF-8.
+    pub streams: Vec<&'a str>,
+}
+
+/// Decodes an index segment without copying its stream names.
+pub fn decode_segment_ref(value: &[u8]) -> Result<Vec<EntryRef<'_>>, Corrupt> {
     let bad = |why| Corrupt { what: "index segment", why };
     let (&version, mut rest) = value.split_first().ok_or(bad("empty"))?;
     if version != SEGMENT_VERSION {
@@ -344,13 +353,20 @@ pub fn decode_segment(value: &[u8]) -> Result<Vec<Entry>, Corrupt> {
             if tail.len() < len {
                 return Err(bad("truncated stream"));
             }
-            let name = std::str::from_utf8(&tail[..len]).map_err(|_| bad("stream name is not UTF-8"))?;
-            streams.push(name.to_owned());
+            streams.push(std::str::from_utf8(&tail[..len]).map_err(|_| bad("stream name is not UTF-8"))?);
             rest = &tail[len..];
         }
-        out.push(Entry { id, leaf, streams });
+        out.push(EntryRef { id, leaf, streams });
     }
     Ok(out)
+}
+
+/// Decodes an index segment.
+pub fn decode_segment(value: &[u8]) -> Result<Vec<Entry>, Corrupt> {
+    Ok(decode_segment_ref(value)?
+        .into_iter()
+        .map(|e| Entry { id: e.id, leaf: e.leaf, streams: e.streams.into_iter().map(str::to_owned).collect() })
+        .collect())
 }
 
 /// The head as stored under [`HEAD_KEY`].

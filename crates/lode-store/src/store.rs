@@ -1153,13 +1153,18 @@ fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
         if first != next {
             return Err(OpenError::Corrupt(format!("index segment starts at {first}, expected {next}")));
         }
-        let entries = block::decode_segment(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
+        let entries = block::decode_segment_ref(&v).map_err(|e| OpenError::Corrupt(format!("at {first}: {e}")))?;
         index.blocks.push(first);
         for (i, e) in entries.into_iter().enumerate() {
             let seq = first + i as u64;
             index.ids.insert(e.id, seq);
             for s in e.streams {
-                index.streams.entry(s.into_boxed_str()).or_default().push(seq);
+                match index.streams.get_mut(s) {
+                    Some(v) => v.push(seq),
+                    None => {
+                        index.streams.insert(s.into(), vec![seq]);
+                    }
+                }
             }
             next = seq + 1;
         }

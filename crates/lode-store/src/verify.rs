@@ -69,28 +69,36 @@ impl ChainVerifier {
         parsed: Result<Header<'a>, record::Malformed>,
         leaf: Hash,
     ) -> Result<Header<'a>, Failure> {
+        let header = parsed.map_err(|e| Failure { seq: self.next_seq, what: e.to_string() })?;
+        self.push_link(Ok((header.seq, header.prev)), leaf)?;
+        Ok(header)
+    }
+
+    /// Checks the next record given only what the chain needs of it: its stated position and
+    /// `prev`, or why its header does not parse.
+    fn push_link(&mut self, fields: Result<(u64, Hash), record::Malformed>, leaf: Hash) -> Result<(), Failure> {
         let seq = self.next_seq;
-        let header = parsed.map_err(|e| Failure { seq, what: e.to_string() })?;
-        if header.seq != seq {
-            let what = if header.seq < seq {
-                format!("found record {} again or out of order, expected record {seq}", header.seq)
+        let (stated, prev) = fields.map_err(|e| Failure { seq, what: e.to_string() })?;
+        if stated != seq {
+            let what = if stated < seq {
+                format!("found record {stated} again or out of order, expected record {seq}")
             } else {
-                format!("record {seq} is missing (found record {} in its place)", header.seq)
+                format!("record {seq} is missing (found record {stated} in its place)")
             };
             return Err(Failure { seq, what });
         }
-        let link = Link { seq, prev: header.prev, leaf };
+        let link = Link { seq, prev, leaf };
         if let Some(s) = self.suspect.take() {
             return Err(blame(s, Some(link.prev)));
         }
-        if header.prev != self.chain {
+        if prev != self.chain {
             self.suspect = Some(link);
         } else {
             self.chain = record::chain_hash(&self.chain, &leaf);
             self.check_expected(seq)?;
         }
         self.next_seq += 1;
-        Ok(header)
+        Ok(())
     }
 
     fn check_expected(&self, seq: u64) -> Result<(), Failure> {
@@ -276,15 +284,20 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
     std::thread::scope(|s| -> Result<(), Failure> {
         let (raw_tx, raw_rx): (Vec<_>, Vec<_>) = (0..WORKERS).map(|_| mpsc::sync_channel::<Raw>(2)).unzip();
         let (done_tx, done_rx): (Vec<_>, Vec<_>) = (0..WORKERS).map(|_| mpsc::sync_channel::<Decoded>(2)).unzip();
-        s.spawn(move || read_batches(log, &raw_tx));
+        let named = |name: &str| std::thread::Builder::new().name(name.to_owned());
+        named("lode-verify-read")
+            .spawn_scoped(s, move || read_batches(log, &raw_tx))
+            .map_err(|e| Failure { seq: 0, what: format!("starting a thread: {e}") })?;
         for (rx, tx) in raw_rx.into_iter().zip(done_tx) {
-            s.spawn(move || {
-                for raw in rx {
-                    if tx.send(decode_batch(raw)).is_err() {
-                        break;
+            named("lode-verify-hash")
+                .spawn_scoped(s, move || {
+                    for raw in rx {
+                        if tx.send(decode_batch(raw)).is_err() {
+                            break;
+                        }
                     }
-                }
-            });
+                })
+                .map_err(|e| Failure { seq: 0, what: format!("starting a thread: {e}") })?;
         }
         // Batches come back in the order they were read: worker 0, 1, 0, 1...
         for w in (0..WORKERS).cycle() {
@@ -327,11 +340,39 @@ enum Raw {
     End,
 }
 
-/// A block decompressed, with its records' leaf hashes.
+/// A block checked as far as it can be without the records before it: decompressed, each
+/// record parsed, hashed and compared with its index entry.
 struct DecodedBlock {
-    raw: RawBlock,
-    block: block::Block,
-    leaves: Vec<Hash>,
+    key: sled::IVec,
+    /// The index segment's entries, or what is wrong with the segment.
+    segment: Result<usize, SegmentProblem>,
+    records: Vec<RecordCheck>,
+    /// Where the block's framing broke, if it did.
+    broken: Option<(usize, block::Corrupt)>,
+}
+
+enum SegmentProblem {
+    Missing,
+    Undecodable(String),
+    Storage(sled::Error),
+}
+
+struct RecordCheck {
+    /// The record's stated position and `prev`, or why its header does not parse.
+    fields: Result<(u64, Hash), record::Malformed>,
+    leaf: Hash,
+    entry: EntryCheck,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryCheck {
+    Matches,
+    /// The segment has no entry at this record's place.
+    Missing,
+    /// The entry's id, leaf or streams differ from the record's.
+    Differs,
+    /// The segment did not decode: the block fails before its records are looked at.
+    NotChecked,
 }
 
 enum Decoded {
@@ -386,20 +427,52 @@ fn read_batches(log: &sled::Tree, workers: &[mpsc::SyncSender<Raw>]) {
 
 fn decode_batch(raw: Raw) -> Decoded {
     match raw {
-        Raw::Blocks(items) => Decoded::Blocks(
-            items
-                .into_iter()
-                .map(|raw| {
-                    let block = block::Block::decode(&raw.value);
-                    let leaves = block.records().into_iter().map(record::leaf_hash).collect();
-                    DecodedBlock { raw, block, leaves }
-                })
-                .collect(),
-        ),
+        Raw::Blocks(items) => Decoded::Blocks(items.into_iter().map(check_alone).collect()),
         Raw::Failed(e) => Decoded::Failed(e),
         Raw::ExtraSegment(k) => Decoded::ExtraSegment(k),
         Raw::End => Decoded::End,
     }
+}
+
+/// Everything about one block that does not need the records before it.
+fn check_alone(raw: RawBlock) -> DecodedBlock {
+    let decoded = block::Block::decode(&raw.value);
+    let entries = match raw.segment {
+        Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == block::key_seq(BLOCK_PREFIX, &raw.key) => Ok(sv),
+        Some(Ok(_)) | None => Err(SegmentProblem::Missing),
+        Some(Err(e)) => Err(SegmentProblem::Storage(e)),
+    };
+    let entries = match &entries {
+        Ok(sv) => block::decode_segment_ref(sv).map_err(|e| SegmentProblem::Undecodable(e.to_string())),
+        Err(_) => entries.map(|_| Vec::new()),
+    };
+    let records = decoded
+        .records()
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let leaf = record::leaf_hash(bytes);
+            let parsed = record::parse(bytes);
+            let entry = match (&entries, &parsed) {
+                (Err(_), _) => EntryCheck::NotChecked,
+                (Ok(entries), Ok(h)) => match entries.get(i) {
+                    None => EntryCheck::Missing,
+                    Some(e) => {
+                        let streams_match = h.streams == e.streams;
+                        if e.id == h.id && e.leaf == leaf && streams_match {
+                            EntryCheck::Matches
+                        } else {
+                            EntryCheck::Differs
+                        }
+                    }
+                },
+                // A header that does not parse fails the chain check first.
+                (Ok(_), Err(_)) => EntryCheck::NotChecked,
+            };
+            RecordCheck { fields: parsed.map(|h| (h.seq, h.prev)), leaf, entry }
+        })
+        .collect();
+    DecodedBlock { key: raw.key, segment: entries.map(|e| e.len()), records, broken: decoded.broken().cloned() }
 }
 
 /// Checks one block in order: its key, its records against the chain, its index segment
@@ -411,39 +484,41 @@ fn check_block(
     item: DecodedBlock,
 ) -> Result<(), Failure> {
     let seq = v.next_seq;
-    let first = block::key_seq(BLOCK_PREFIX, &item.raw.key)
-        .ok_or(Failure { seq, what: "a block key does not decode".into() })?;
+    let first =
+        block::key_seq(BLOCK_PREFIX, &item.key).ok_or(Failure { seq, what: "a block key does not decode".into() })?;
     if first != seq {
         return Err(Failure { seq, what: format!("the next block starts at {first}, expected {seq}") });
     }
-    let entries = match item.raw.segment {
-        Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == Some(first) => {
-            block::decode_segment(&sv).map_err(|e| Failure { seq, what: e.to_string() })?
+    let entries = match item.segment {
+        Ok(n) => n,
+        Err(SegmentProblem::Missing) => {
+            return Err(Failure { seq, what: "the index segment for this block is missing".into() })
         }
-        Some(Ok(_)) | None => return Err(Failure { seq, what: "the index segment for this block is missing".into() }),
-        Some(Err(e)) => return Err(Failure { seq, what: format!("storage failure: {e}") }),
+        Err(SegmentProblem::Undecodable(what)) => return Err(Failure { seq, what }),
+        Err(SegmentProblem::Storage(e)) => return Err(Failure { seq, what: format!("storage failure: {e}") }),
     };
-    let decoded = &item.block;
-    for (i, (bytes, &leaf)) in decoded.records().into_iter().zip(&item.leaves).enumerate() {
+    let held = item.records.len();
+    for r in item.records {
         let at = v.next_seq;
-        let h = v.push(bytes, leaf)?;
-        let Some(entry) = entries.get(i) else {
-            return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() });
-        };
-        let streams_match = h.streams.len() == entry.streams.len()
-            && h.streams.iter().zip(&entry.streams).all(|(a, b)| *a == b.as_str());
-        if entry.id != h.id || entry.leaf != leaf || !streams_match {
-            return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() });
+        v.push_link(r.fields, r.leaf)?;
+        match r.entry {
+            EntryCheck::Matches => {}
+            EntryCheck::Missing => {
+                return Err(Failure { seq: at, what: "the index segment has no entry for this record".into() })
+            }
+            EntryCheck::Differs | EntryCheck::NotChecked => {
+                return Err(Failure { seq: at, what: "the index entry does not match the record it points at".into() })
+            }
         }
-        tree.push(log, at, leaf)?;
+        tree.push(log, at, r.leaf)?;
     }
-    if let Some((i, e)) = decoded.broken() {
-        return Err(Failure { seq: first + *i as u64, what: e.to_string() });
+    if let Some((i, e)) = item.broken {
+        return Err(Failure { seq: first + i as u64, what: e.to_string() });
     }
-    if entries.len() != decoded.len() {
+    if entries != held {
         return Err(Failure {
-            seq: first + decoded.len() as u64,
-            what: format!("the index segment lists {} records, the block holds {}", entries.len(), decoded.len()),
+            seq: first + held as u64,
+            what: format!("the index segment lists {entries} records, the block holds {held}"),
         });
     }
     Ok(())
