@@ -20,7 +20,7 @@ case $seconds in
 esac
 
 cd "$(dirname "$0")"
-targets=(parse_event rules record proofs checkpoint_bundle http_body)
+targets=(parse_event rules record proofs checkpoint_bundle http_body block)
 logs=target/campaign
 mkdir -p "$logs"
 
