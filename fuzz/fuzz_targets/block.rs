@@ -6,9 +6,9 @@
 //!   back, through `BlockBuilder`, to a value that decodes to the same records.
 //! - `decode_state_page` never panics; a page it accepts round-trips through `encode_state_page`.
 //! - `decode_segment_ref` and `decode_segment` agree and never panic.
-//! - Flipping any one byte of a compressed block (the version `2` form built from the input's
-//!   records) fails to decode or changes the records (which the chain then catches), except in
-//!   the one bit of zstd's frame header that decoders ignore.
+//! - A valid compressed block (built from the input's records) with one byte flipped decodes
+//!   consistently or not at all. It may decode to the same records: zstd's encoding has bits that
+//!   change nothing, and tamper evidence rests on the records' hashes, not on compressed bytes.
 
 #![no_main]
 
@@ -43,15 +43,19 @@ fn as_block(data: &[u8]) {
     let again = Block::decode(&value);
     assert!(again.broken().is_none());
     assert_eq!(again.records(), recs);
-    // One flipped byte at a place the input chooses.
+    // One flipped byte of a valid compressed block, at a place the input chooses: near-valid
+    // frames reach deep into zstd's decoder. Whatever decodes is held to the same consistency.
+    // (A flip may also decode to the very same records: zstd's encoding has bits that change
+    // nothing, such as the frame header's unused bit. Tamper evidence rests on the records'
+    // hashes, which verification recomputes, not on the compressed bytes.)
     let at = data.first().map_or(0, |&b| b as usize) * 7919 % value.len();
-    let mut flipped = value.clone();
+    let mut flipped = value;
     flipped[at] ^= data.get(1).copied().unwrap_or(1).max(1);
-    // zstd ignores one bit of its frame header ("unused"): a flip there changes no record, and
-    // nothing needs noticing. Any other flip must fail or change what decodes.
     let f = Block::decode(&flipped);
-    let unchanged = f.broken().is_none() && f.records() == recs;
-    assert!(!unchanged || at == 9, "a flipped byte at {at} went unnoticed");
+    assert_eq!(f.records().len(), f.len());
+    if let Some((i, _)) = f.broken() {
+        assert_eq!(*i, f.len());
+    }
 }
 
 fn as_state_page(data: &[u8]) {
