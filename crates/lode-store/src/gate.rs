@@ -66,9 +66,10 @@ pub trait Gate: Send + 'static {
         None
     }
 
-    /// Called once the records up to `head` were handed to the storage engine as one atomic
-    /// batch. They become durable with the next sync; after a crash, the engine recovers a prefix
-    /// of its batches, so state persisted from here never runs ahead of the log it recovers.
+    /// Called before a checkpoint is written, once the records up to `head` were handed to the
+    /// storage engine. They become durable with the next sync; after a crash, the engine
+    /// recovers a prefix of its batches, so state persisted from here never runs ahead of the log
+    /// it recovers.
     fn committed(&mut self, _head: u64) {}
 
     /// Streams named by a payload, checked for syntax before the request is queued.

@@ -297,7 +297,7 @@ impl std::fmt::Debug for Shared {
 pub struct Store<G: Gate = Open> {
     shared: Arc<Shared>,
     tx: Option<SyncSender<Request<G>>>,
-    /// The writer, then the syncer: the writer's end closes the syncer's queue.
+    /// The writer, the composer, then the syncer: each one's end closes the next one's queue.
     threads: Vec<JoinHandle<()>>,
     options: Options,
 }
@@ -446,6 +446,23 @@ impl<G: Gate> Store<G> {
             // nodes derive from the leaf hashes in the index segments, so build them again.
             None => rebuild_tree(&shared.log, head.seq, nodes_per_page).map_err(OpenError::Corrupt)?,
         };
+        let unwritten = Unwritten::default();
+        let (compose_tx, compose_rx) = mpsc::sync_channel(2 * SYNC_QUEUE_GROUPS);
+        let composer_state = Composer {
+            shared: shared.clone(),
+            rx: compose_rx,
+            sync_tx,
+            options: options.clone(),
+            written: head,
+            merkle: tree,
+            node_pages: HashMap::new(),
+            unwritten: unwritten.clone(),
+            failed: None,
+        };
+        let composer = std::thread::Builder::new()
+            .name("lode-composer".into())
+            .spawn(move || composer_state.run())
+            .map_err(storage)?;
         let writer_state = Writer {
             shared: shared.clone(),
             gate,
@@ -453,15 +470,15 @@ impl<G: Gate> Store<G> {
             options: options.clone(),
             head,
             last_recorded_us: stored.recorded_at_us,
-            sync_tx,
-            merkle: tree,
-            node_pages: HashMap::new(),
+            compose_tx,
+            unwritten,
         };
         let writer = std::thread::Builder::new()
             .name("lode-writer".into())
             .spawn(move || writer_state.run())
             .map_err(storage)?;
-        Ok(Store { shared, tx: Some(tx), threads: vec![writer, syncer], options })
+        // Joined in this order at close: each one's end closes the next one's queue.
+        Ok(Store { shared, tx: Some(tx), threads: vec![writer, composer, syncer], options })
     }
 
     /// A cheap, cloneable handle for reads and subscriptions.
@@ -594,13 +611,44 @@ struct Writer<G: Gate> {
     gate: G,
     rx: Receiver<Request<G>>,
     options: Options,
-    /// The head of everything handed to sled, durable or not yet.
+    /// The head of everything handed to the composer, written or not yet.
     head: Head,
     last_recorded_us: i64,
-    sync_tx: SyncSender<SyncJob<G::Rejection>>,
+    compose_tx: SyncSender<ComposeJob<G::Rejection>>,
+    /// Groups handed to the composer and not yet written to sled.
+    unwritten: Unwritten,
+}
+
+/// Groups the writer checked and chained, in order, until the composer has written them: a
+/// retry of an event among them is compared with these, since sled does not hold them yet.
+type Unwritten = Arc<Mutex<std::collections::VecDeque<Arc<Vec<Pending>>>>>;
+
+/// What the writer hands the composer, in order.
+enum ComposeJob<R> {
+    /// A checked group and the head it ends at: to write to sled as one atomic batch.
+    Write { records: Arc<Vec<Pending>>, head: StoredHead },
+    /// Answers for the syncer, passed on once everything before them is written.
+    Sync(SyncJob<R>),
+    /// Answered once everything before it is written.
+    Drain(SyncSender<()>),
+}
+
+/// The composer thread: packs each group the writer checked into blocks (compressed), index
+/// segments and Merkle node pages, writes them and the head in one atomic sled batch, and hands
+/// the answers to the syncer. The writer meanwhile checks the next group against the rules.
+struct Composer<R> {
+    shared: Arc<Shared>,
+    rx: Receiver<ComposeJob<R>>,
+    sync_tx: SyncSender<SyncJob<R>>,
+    options: Options,
+    /// The head of everything written to sled.
+    written: Head,
     /// The Merkle tree's right frontier, and the pages of nodes being filled, by (level, page).
     merkle: merkle::Appender,
     node_pages: HashMap<(u8, u64), Vec<u8>>,
+    unwritten: Unwritten,
+    /// Why a write failed: later groups are not written, their requests are refused.
+    failed: Option<String>,
 }
 
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
@@ -618,6 +666,12 @@ struct Pending {
     streams: Vec<String>,
     bytes: Vec<u8>,
     leaf: Hash,
+}
+
+impl Pending {
+    fn clone_parts(&self) -> (Vec<u8>, Hash) {
+        (self.bytes.clone(), self.leaf)
+    }
 }
 
 impl<G: Gate> Writer<G> {
@@ -661,6 +715,13 @@ impl<G: Gate> Writer<G> {
             state.get(key).ok().flatten().map(|v| block::decode_state_page(&v).unwrap_or_else(|_| v.to_vec()))
         };
         let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
+        // The state must never be persisted ahead of the log it derives from: sled recovers a
+        // prefix of its batches, so the records go first.
+        self.drain();
+        if let Some(why) = self.shared.poisoned.lock().expect("poison lock").clone() {
+            return Err(format!("not persisting the derived state: {why}"));
+        }
+        self.gate.committed(self.head.seq);
         let n = pages.len();
         // A checkpoint at close or after a long import rewrites thousands of pages while no
         // append waits: compress them on two threads.
@@ -812,37 +873,26 @@ impl<G: Gate> Writer<G> {
 
         if !pending.is_empty() {
             let new_head = StoredHead { seq: next_seq - 1, hash: chain, recorded_at_us: now_us };
-            let firsts = match self.write(&pending, &new_head) {
-                Ok(f) => f,
-                Err(why) => {
-                    self.refuse(&why, replies.into_iter().map(|(r, _)| r), false);
-                    return;
-                }
-            };
             self.last_recorded_us = now_us;
             self.head = Head { seq: new_head.seq, hash: new_head.hash };
+            // The indexes move now, so that the next group is checked against this one; readers
+            // see none of it before the syncer makes it durable.
             let mut index = self.shared.index.write().expect("index lock");
-            index.blocks.extend(firsts.iter().map(|(first, _)| *first));
-            for p in pending {
+            for p in &pending {
                 index.ids.insert(p.id, p.seq);
-                for s in p.streams {
+                for s in &p.streams {
                     match index.streams.get_mut(s.as_str()) {
                         Some(v) => v.push(p.seq),
                         None => {
-                            index.streams.insert(s.into_boxed_str(), vec![p.seq]);
+                            index.streams.insert(s.as_str().into(), vec![p.seq]);
                         }
                     }
                 }
             }
             drop(index);
-            // Readers near the head (subscribers, retries, the event just written) find these
-            // without reading them back from sled.
-            let mut cache = self.shared.blocks.lock().expect("block cache lock");
-            for (first, block) in firsts {
-                cache.insert(first, Arc::new(block));
-            }
-            drop(cache);
-            self.gate.committed(self.head.seq);
+            let records = Arc::new(pending);
+            self.unwritten.lock().expect("unwritten lock").push_back(records.clone());
+            let _ = self.compose_tx.send(ComposeJob::Write { records, head: new_head });
         }
         if let Err(why) = self.persist_gate(force_checkpoint) {
             // The log is intact; the derived state will be rebuilt from it at the next open.
@@ -851,7 +901,15 @@ impl<G: Gate> Writer<G> {
         }
         // Even a group of retries waits for the syncer: the records they point at may not be
         // durable yet.
-        let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force: force_checkpoint });
+        let _ = self.compose_tx.send(ComposeJob::Sync(SyncJob { head: self.head, replies, force: force_checkpoint }));
+    }
+
+    /// Waits until the composer has written every group handed to it.
+    fn drain(&self) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if self.compose_tx.send(ComposeJob::Drain(tx)).is_ok() {
+            let _ = rx.recv();
+        }
     }
 
     /// Compares an event with the one already logged under the same id.
@@ -864,12 +922,86 @@ impl<G: Gate> Writer<G> {
                 Ok((p.seq, hash, h.event == event))
             }
             Earlier::Logged(seq) => {
+                let unwritten = self.unwritten.lock().expect("unwritten lock");
+                let found = unwritten
+                    .iter()
+                    .find(|g| g.first().is_some_and(|p| p.seq <= seq) && g.last().is_some_and(|p| seq <= p.seq))
+                    .map(|g| g[(seq - g[0].seq) as usize].clone_parts());
+                drop(unwritten);
+                if let Some((bytes, leaf)) = found {
+                    let h = record::parse(&bytes).map_err(|e| e.to_string())?;
+                    return Ok((seq, record::chain_hash(&h.prev, &leaf), h.event == event));
+                }
                 let rec = Reader { shared: self.shared.clone() }
                     .get_unsynced(seq)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("indexed position {seq} is missing"))?;
                 let same = rec.header().event == event;
                 Ok((seq, rec.hash, same))
+            }
+        }
+    }
+
+    /// Poisons the store and answers `replies` with the storage error, through the syncer so
+    /// that they come after the answers of earlier groups; `force` syncs what was written.
+    fn refuse(&mut self, why: &str, replies: impl Iterator<Item = Reply<G::Rejection>>, force: bool) {
+        self.poison(why);
+        let replies = replies.map(|r| (r, Err(AppendError::Storage(why.to_owned())))).collect();
+        let _ = self.compose_tx.send(ComposeJob::Sync(SyncJob { head: self.head, replies, force }));
+    }
+
+    fn poison(&self, why: &str) {
+        tracing::error!(%why, "append failed; the store refuses writes until reopened");
+        *self.shared.poisoned.lock().expect("poison lock") = Some(why.to_owned());
+    }
+}
+
+impl<R> Composer<R> {
+    fn run(mut self) {
+        while let Ok(job) = self.rx.recv() {
+            match job {
+                ComposeJob::Write { records, head } => {
+                    if self.failed.is_some() {
+                        continue;
+                    }
+                    match self.write(&records, &head) {
+                        Ok(blocks) => {
+                            let mut index = self.shared.index.write().expect("index lock");
+                            index.blocks.extend(blocks.iter().map(|(first, _)| *first));
+                            drop(index);
+                            // Readers near the head (subscribers, retries, the event just
+                            // written) find these without reading them back from sled.
+                            let mut cache = self.shared.blocks.lock().expect("block cache lock");
+                            for (first, block) in blocks {
+                                cache.insert(first, Arc::new(block));
+                            }
+                            drop(cache);
+                            self.written = Head { seq: head.seq, hash: head.hash };
+                            // Only now: until the index above finds them, retries read them here.
+                            self.unwritten.lock().expect("unwritten lock").pop_front();
+                        }
+                        Err(why) => {
+                            tracing::error!(%why, "append failed; the store refuses writes until reopened");
+                            *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
+                            self.failed = Some(why);
+                        }
+                    }
+                }
+                ComposeJob::Sync(mut job) => {
+                    if let Some(why) = &self.failed {
+                        // Nothing past what was written may be published as durable.
+                        job.head = self.written;
+                        job.replies = job
+                            .replies
+                            .into_iter()
+                            .map(|(reply, _)| (reply, Err(AppendError::Storage(why.clone()))))
+                            .collect();
+                    }
+                    let _ = self.sync_tx.send(job);
+                }
+                ComposeJob::Drain(ack) => {
+                    let _ = ack.send(());
+                }
             }
         }
     }
@@ -938,19 +1070,6 @@ impl<G: Gate> Writer<G> {
         batch.insert(HEAD_KEY, &head.encode()[..]);
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
         Ok(firsts)
-    }
-
-    /// Poisons the store and answers `replies` with the storage error, through the syncer so
-    /// that they come after the answers of earlier groups; `force` syncs what was written.
-    fn refuse(&mut self, why: &str, replies: impl Iterator<Item = Reply<G::Rejection>>, force: bool) {
-        self.poison(why);
-        let replies = replies.map(|r| (r, Err(AppendError::Storage(why.to_owned())))).collect();
-        let _ = self.sync_tx.send(SyncJob { head: self.head, replies, force });
-    }
-
-    fn poison(&self, why: &str) {
-        tracing::error!(%why, "append failed; the store refuses writes until reopened");
-        *self.shared.poisoned.lock().expect("poison lock") = Some(why.to_owned());
     }
 }
 

@@ -1,6 +1,6 @@
 //! Appends, idempotency, optimistic concurrency, limits, reads and reopening.
 
-use lode_store::{AppendError, NewEvent, Options, StopReason, Store};
+use lode_store::{verify_path, AppendError, NewEvent, Options, StopReason, Store};
 
 use crate::support::*;
 
@@ -119,4 +119,43 @@ fn a_large_group_spans_several_blocks() {
     drop(store);
     assert!(raw_blocks(dir.path()).len() > 10);
     assert_eq!(verify_dir(dir.path(), Some(head)).unwrap().head, head);
+}
+
+#[test]
+fn retries_in_flight_behind_their_originals_are_answered_with_the_originals_positions() {
+    // Pipelined requests are checked while earlier groups are still being written: a retry can
+    // name an event the writer has checked but sled does not hold yet. It must be answered as a
+    // duplicate of that event, never refused or appended again, and a conflict must be seen.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_open(dir.path(), Options { fsync: true, ..options() }).unwrap();
+    let pipeline = store.pipeline();
+    let rounds: Vec<Vec<NewEvent<Vec<String>>>> =
+        (0..20u64).map(|r| (r * 200 + 1..=r * 200 + 200).map(|i| event(i, &["lot", "all"])).collect()).collect();
+    let mut tickets = Vec::new();
+    for batch in &rounds {
+        tickets.push(pipeline.submit(batch.clone()).unwrap());
+        tickets.push(pipeline.submit(batch.clone()).unwrap());
+    }
+    let mut conflicting = event(3999, &["lot"]);
+    conflicting.event = br#"{"type":"test.happened","n":-1}"#.to_vec();
+    let conflict = pipeline.submit(vec![conflicting]).unwrap();
+    let answers: Vec<_> = tickets.into_iter().map(|t| t.wait().unwrap()).collect();
+    for pair in answers.chunks(2) {
+        let (first, again) = (&pair[0], &pair[1]);
+        assert!(first.stopped.is_none() && again.stopped.is_none());
+        assert!(first.positions.iter().all(|p| !p.duplicate));
+        assert!(again.positions.iter().all(|p| p.duplicate));
+        let strip = |p: &lode_store::Position| (p.seq, p.hash);
+        assert_eq!(
+            first.positions.iter().map(strip).collect::<Vec<_>>(),
+            again.positions.iter().map(strip).collect::<Vec<_>>()
+        );
+    }
+    let stopped = conflict.wait().unwrap().stopped.expect("another event under a logged id");
+    assert!(matches!(stopped.reason, StopReason::IdConflict { seq: 3999, .. }));
+    assert_eq!(store.head().seq, 4000);
+    drop(pipeline);
+    drop(store);
+    let head = verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head;
+    assert_eq!(head.seq, 4000);
 }
