@@ -447,7 +447,7 @@ impl<G: Gate> Store<G> {
             None => rebuild_tree(&shared.log, head.seq, nodes_per_page).map_err(OpenError::Corrupt)?,
         };
         let unwritten = Unwritten::default();
-        let (compose_tx, compose_rx) = mpsc::sync_channel(2 * SYNC_QUEUE_GROUPS);
+        let (compose_tx, compose_rx) = mpsc::sync_channel(COMPOSE_QUEUE_JOBS);
         let composer_state = Composer {
             shared: shared.clone(),
             rx: compose_rx,
@@ -622,6 +622,12 @@ struct Writer<G: Gate> {
 /// Groups the writer checked and chained, in order, until the composer has written them: a
 /// retry of an event among them is compared with these, since sled does not hold them yet.
 type Unwritten = Arc<Mutex<std::collections::VecDeque<Arc<Vec<Pending>>>>>;
+
+/// Jobs the composer takes in one go, at most.
+const COMPOSE_JOBS_MAX: usize = 256;
+/// Jobs waiting for the composer, at most (two a group: its records, then its answers): the
+/// writer runs at most this far ahead of sled, holding those groups in memory.
+const COMPOSE_QUEUE_JOBS: usize = 16;
 
 /// What the writer hands the composer, in order.
 enum ComposeJob<R> {
@@ -959,55 +965,76 @@ impl<G: Gate> Writer<G> {
 impl<R> Composer<R> {
     fn run(mut self) {
         while let Ok(job) = self.rx.recv() {
-            match job {
-                ComposeJob::Write { records, head } => {
-                    if self.failed.is_some() {
-                        continue;
+            // Everything queued meanwhile goes into one sled batch: with many small groups (one
+            // event per request), a batch per group would cost more than the writer saves.
+            let mut jobs = vec![job];
+            while jobs.len() < COMPOSE_JOBS_MAX {
+                match self.rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let mut groups = Vec::new();
+            let mut last = None;
+            for j in &jobs {
+                if let ComposeJob::Write { records, head } = j {
+                    groups.push(records.clone());
+                    last = Some(*head);
+                }
+            }
+            if let (Some(head), None) = (last, &self.failed) {
+                let records: Vec<&Pending> = groups.iter().flat_map(|g| g.iter()).collect();
+                match self.write(&records, &head) {
+                    Ok(blocks) => {
+                        let mut index = self.shared.index.write().expect("index lock");
+                        index.blocks.extend(blocks.iter().map(|(first, _)| *first));
+                        drop(index);
+                        // Readers near the head (subscribers, retries, the event just
+                        // written) find these without reading them back from sled.
+                        let mut cache = self.shared.blocks.lock().expect("block cache lock");
+                        for (first, block) in blocks {
+                            cache.insert(first, Arc::new(block));
+                        }
+                        drop(cache);
+                        self.written = Head { seq: head.seq, hash: head.hash };
+                        // Only now: until the index above finds them, retries read them here.
+                        let mut unwritten = self.unwritten.lock().expect("unwritten lock");
+                        for _ in &groups {
+                            unwritten.pop_front();
+                        }
                     }
-                    match self.write(&records, &head) {
-                        Ok(blocks) => {
-                            let mut index = self.shared.index.write().expect("index lock");
-                            index.blocks.extend(blocks.iter().map(|(first, _)| *first));
-                            drop(index);
-                            // Readers near the head (subscribers, retries, the event just
-                            // written) find these without reading them back from sled.
-                            let mut cache = self.shared.blocks.lock().expect("block cache lock");
-                            for (first, block) in blocks {
-                                cache.insert(first, Arc::new(block));
-                            }
-                            drop(cache);
-                            self.written = Head { seq: head.seq, hash: head.hash };
-                            // Only now: until the index above finds them, retries read them here.
-                            self.unwritten.lock().expect("unwritten lock").pop_front();
-                        }
-                        Err(why) => {
-                            tracing::error!(%why, "append failed; the store refuses writes until reopened");
-                            *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
-                            self.failed = Some(why);
-                        }
+                    Err(why) => {
+                        tracing::error!(%why, "append failed; the store refuses writes until reopened");
+                        *self.shared.poisoned.lock().expect("poison lock") = Some(why.clone());
+                        self.failed = Some(why);
                     }
                 }
-                ComposeJob::Sync(mut job) => {
-                    if let Some(why) = &self.failed {
-                        // Nothing past what was written may be published as durable.
-                        job.head = self.written;
-                        job.replies = job
-                            .replies
-                            .into_iter()
-                            .map(|(reply, _)| (reply, Err(AppendError::Storage(why.clone()))))
-                            .collect();
+            }
+            for job in jobs {
+                match job {
+                    ComposeJob::Write { .. } => {}
+                    ComposeJob::Sync(mut job) => {
+                        if let Some(why) = &self.failed {
+                            // Nothing past what was written may be published as durable.
+                            job.head = self.written;
+                            job.replies = job
+                                .replies
+                                .into_iter()
+                                .map(|(reply, _)| (reply, Err(AppendError::Storage(why.clone()))))
+                                .collect();
+                        }
+                        let _ = self.sync_tx.send(job);
                     }
-                    let _ = self.sync_tx.send(job);
-                }
-                ComposeJob::Drain(ack) => {
-                    let _ = ack.send(());
+                    ComposeJob::Drain(ack) => {
+                        let _ = ack.send(());
+                    }
                 }
             }
         }
     }
 
     /// Hands the group to sled as blocks, index segments and the new head, in one atomic batch.
-    fn write(&mut self, pending: &[Pending], head: &StoredHead) -> Result<Vec<(u64, Block)>, String> {
+    fn write(&mut self, pending: &[&Pending], head: &StoredHead) -> Result<Vec<(u64, Block)>, String> {
         let mut firsts = Vec::new();
         let mut batch = sled::Batch::default();
         let mut start = 0;
