@@ -287,15 +287,6 @@ pub fn decode_state_page(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
     }
 }
 
-/// Splits a block value into its records.
-pub fn records(value: &[u8]) -> Result<Vec<Vec<u8>>, Corrupt> {
-    let b = Block::decode(value);
-    match b.broken() {
-        None => Ok(b.records().into_iter().map(<[u8]>::to_vec).collect()),
-        Some((_, e)) => Err(e.clone()),
-    }
-}
-
 /// One record's index entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

@@ -675,8 +675,10 @@ struct Pending {
 }
 
 impl Pending {
-    fn clone_parts(&self) -> (Vec<u8>, Hash) {
-        (self.bytes.clone(), self.leaf)
+    /// Its position and chain hash, and whether it holds exactly `event`.
+    fn compare(&self, event: &[u8]) -> Result<(u64, Hash, bool), String> {
+        let h = record::parse(&self.bytes).map_err(|e| e.to_string())?;
+        Ok((self.seq, record::chain_hash(&h.prev, &self.leaf), h.event == event))
     }
 }
 
@@ -921,22 +923,17 @@ impl<G: Gate> Writer<G> {
     /// Compares an event with the one already logged under the same id.
     fn same_event(&self, earlier: Earlier, pending: &[Pending], event: &[u8]) -> Result<(u64, Hash, bool), String> {
         match earlier {
-            Earlier::Pending(i) => {
-                let p = &pending[i];
-                let h = record::parse(&p.bytes).map_err(|e| e.to_string())?;
-                let hash = record::chain_hash(&h.prev, &p.leaf);
-                Ok((p.seq, hash, h.event == event))
-            }
+            Earlier::Pending(i) => pending[i].compare(event),
             Earlier::Logged(seq) => {
-                let unwritten = self.unwritten.lock().expect("unwritten lock");
-                let found = unwritten
+                let group = self
+                    .unwritten
+                    .lock()
+                    .expect("unwritten lock")
                     .iter()
                     .find(|g| g.first().is_some_and(|p| p.seq <= seq) && g.last().is_some_and(|p| seq <= p.seq))
-                    .map(|g| g[(seq - g[0].seq) as usize].clone_parts());
-                drop(unwritten);
-                if let Some((bytes, leaf)) = found {
-                    let h = record::parse(&bytes).map_err(|e| e.to_string())?;
-                    return Ok((seq, record::chain_hash(&h.prev, &leaf), h.event == event));
+                    .cloned();
+                if let Some(group) = group {
+                    return group[(seq - group[0].seq) as usize].compare(event);
                 }
                 let rec = Reader { shared: self.shared.clone() }
                     .get_unsynced(seq)
@@ -1196,7 +1193,7 @@ fn rebuild_tree(log: &sled::Tree, head: u64, nodes_per_page: u64) -> Result<merk
     let mut pages: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
     for kv in log.scan_prefix([SEGMENT_PREFIX]) {
         let (_, v) = kv.map_err(|e| e.to_string())?;
-        for entry in block::decode_segment(&v).map_err(|e| e.to_string())? {
+        for entry in block::decode_segment_ref(&v).map_err(|e| e.to_string())? {
             for (level, index, hash) in tree.push(entry.leaf) {
                 if level > 0 {
                     pages.entry((level, index / nodes_per_page)).or_default().extend_from_slice(&hash.0);
@@ -1534,7 +1531,7 @@ impl merkle::NodeStore for Reader {
             let seq = index.checked_add(1)?;
             let first = self.block_first(seq);
             let seg = self.shared.log.get(block::key(SEGMENT_PREFIX, first)).ok()??;
-            let entries = block::decode_segment(&seg).ok()?;
+            let entries = block::decode_segment_ref(&seg).ok()?;
             return entries.get(usize::try_from(seq - first).ok()?).map(|e| e.leaf);
         }
         let per_page = self.shared.nodes_per_page;

@@ -444,6 +444,7 @@ fn check_alone(raw: RawBlock) -> DecodedBlock {
     };
     let entries = match &entries {
         Ok(sv) => block::decode_segment_ref(sv).map_err(|e| SegmentProblem::Undecodable(e.to_string())),
+        // The problem stays in `entries`, with no entries to compare.
         Err(_) => entries.map(|_| Vec::new()),
     };
     let records = decoded
