@@ -474,14 +474,15 @@ fn notes(results: &Results, status: &BTreeMap<&'static str, Value>) -> Vec<Strin
         notes.push(format!(
             "Lode's disk figure is its whole data directory. Per event: records {:.0} bytes, kept in compressed \
              blocks as {:.0}; index segments {:.0}; Merkle node pages {:.0}; the persisted projections {:.0} bytes, \
-             kept compressed as {:.0}; the rest is sled's overhead and superseded versions. The SQL figures hold \
-             the chain table and the lot index only.",
+             kept compressed as {:.0}; compression dictionaries {:.2}; the rest is sled's overhead and superseded \
+             versions. The SQL figures hold the chain table and the lot index only.",
             per(&detail["record_bytes"]),
             per(&stored["blocks"]),
             per(&stored["index_segments"]),
             per(&stored["merkle_node_pages"]),
             per(&detail["projection_page_bytes"]),
             per(&stored["projection_pages"]),
+            per(&stored["dictionaries"]),
         ));
     }
     if status.get("postgres").is_some_and(|s| s["status"] == "measured") {

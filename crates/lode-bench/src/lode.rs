@@ -124,6 +124,7 @@ pub fn contents(dir: &Path) -> anyhow::Result<serde_json::Value> {
             "index_segments": stored.segments,
             "merkle_node_pages": stored.node_pages,
             "projection_pages": stored.state_pages,
+            "dictionaries": stored.dicts,
             "other": stored.other,
         },
     }))

@@ -180,7 +180,7 @@ fn verify_breakdown(n: u64) {
             let b = lode_store::block::Block::decode(&v);
             for r in b.records() {
                 recs += 1;
-                std::hint::black_box(lode_store::record::parse(r).expect("parse"));
+                std::hint::black_box(lode_store::record::parse(&r).expect("parse"));
             }
         }
         let parse = t.elapsed();
@@ -189,7 +189,7 @@ fn verify_breakdown(n: u64) {
             let v = kv.expect("kv").1;
             let b = lode_store::block::Block::decode(&v);
             for r in b.records() {
-                std::hint::black_box(lode_store::record::leaf_hash(r));
+                std::hint::black_box(lode_store::record::leaf_hash(&r));
             }
         }
         let hash = t.elapsed();

@@ -5,6 +5,10 @@
 //! id, leaf hash and streams of each of its records). Both are keyed by the position of the
 //! block's first record, so every key written is sequential.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use crate::record::Hash;
@@ -32,6 +36,25 @@ pub fn node_page_key(level: u8, page: u64) -> [u8; 10] {
     k
 }
 
+/// Key prefix of compression dictionaries: `z` ‖ id (u32 BE).
+pub const DICT_PREFIX: u8 = b'z';
+
+/// The key of dictionary `id`.
+pub fn dict_key(id: u32) -> [u8; 5] {
+    let mut k = [0u8; 5];
+    k[0] = DICT_PREFIX;
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Reads the id back from a dictionary key.
+pub fn dict_key_id(key: &[u8]) -> Option<u32> {
+    if key.len() != 5 || key[0] != DICT_PREFIX {
+        return None;
+    }
+    Some(u32::from_be_bytes(key[1..].try_into().ok()?))
+}
+
 /// Key of the head: `seq` (u64 BE) ‖ chain hash (32 bytes) ‖ last `recorded_at` (i64 BE, µs).
 pub const HEAD_KEY: &[u8] = b"h";
 /// Key of the format version.
@@ -52,8 +75,22 @@ pub fn nodes_per_page(format: &[u8]) -> Option<u64> {
 
 /// Blocks of the first format: the records uncompressed. Read, never written any more.
 const BLOCK_VERSION_PLAIN: u8 = 1;
-/// Blocks written now: the records compressed with zstd.
+/// Blocks of the second format: the records compressed together as one zstd frame. Written
+/// until the log has a dictionary.
 const BLOCK_VERSION_ZSTD: u8 = 2;
+/// Blocks written once the log has a dictionary: the records in frames of about
+/// [`FRAME_BYTES`], each frame compressed on its own with the dictionary, so that a read by
+/// position decompresses one frame, not the block.
+const BLOCK_VERSION_FRAMES: u8 = 3;
+/// A frame of a format-3 block is closed once its records reach this many bytes. With a
+/// dictionary, frames of 2 KiB (about four custody records) store smaller than 16 KiB blocks
+/// without one, and decompress in a fifth of the time (measured in `docs/benchmarks.md`).
+pub const FRAME_BYTES: usize = 2 << 10;
+/// The version byte of a stored dictionary.
+const DICT_VERSION: u8 = 1;
+/// The most bytes a dictionary holds: trained on custody records, 16 KiB compress as well as
+/// 64 or 110 KiB (measured in `docs/benchmarks.md`) and stay in a core's cache.
+pub const DICT_BYTES: usize = 16 << 10;
 const SEGMENT_VERSION: u8 = 1;
 /// zstd's level for blocks: its fastest but one, which on custody events compresses almost as
 /// well as its default (measured in `docs/benchmarks.md`).
@@ -118,6 +155,48 @@ impl BlockBuilder {
         (out, block)
     }
 
+    /// The block value in the third format, and the block as a reader will see it: `3 ‖
+    /// dictionary id u32 LE ‖ frame count u32 LE ‖ per frame (end u32 LE, records u32 LE) ‖
+    /// frames`, each frame the records' `(len u32 LE ‖ bytes)*` compressed with `dict` (an end
+    /// counts from the first frame's start).
+    pub fn finish_with(self, dict: &Dict) -> (Vec<u8>, Block) {
+        self.finish_framed(dict, FRAME_BYTES)
+    }
+
+    /// [`BlockBuilder::finish_with`] with frames closed at `frame_bytes`: for measuring the
+    /// trade between frame size, stored size and read time (`examples/frames.rs`).
+    pub fn finish_framed(self, dict: &Dict, frame_bytes: usize) -> (Vec<u8>, Block) {
+        let block = Block::from_raw(self.raw, 0);
+        let Repr::Raw { raw, frames: spans } = &block.repr else { unreachable!("from_raw makes a raw block") };
+        // Frames: (start, end) in `raw`, and how many records.
+        let mut frames: Vec<(usize, usize, u32)> = Vec::new();
+        for &(start, len) in spans {
+            let (at, end) = (start as usize - 4, (start + len) as usize);
+            match frames.last_mut() {
+                Some(f) if f.1 - f.0 < frame_bytes => {
+                    f.1 = end;
+                    f.2 += 1;
+                }
+                _ => frames.push((at, end, 1)),
+            }
+        }
+        let count = u32::try_from(frames.len()).expect("blocks hold far fewer than 4G frames");
+        let mut out = Vec::with_capacity(9 + 8 * frames.len() + raw.len() / 3);
+        out.push(BLOCK_VERSION_FRAMES);
+        out.extend_from_slice(&dict.id.to_le_bytes());
+        out.extend_from_slice(&count.to_le_bytes());
+        let table = out.len();
+        out.resize(table + 8 * frames.len(), 0);
+        let frames_at = out.len();
+        for (i, &(start, end, records)) in frames.iter().enumerate() {
+            compress_with(dict, &raw[start..end], &mut out);
+            let at = u32::try_from(out.len() - frames_at).expect("blocks are bounded far below 4 GiB");
+            out[table + 8 * i..table + 8 * i + 4].copy_from_slice(&at.to_le_bytes());
+            out[table + 8 * i + 4..table + 8 * i + 8].copy_from_slice(&records.to_le_bytes());
+        }
+        (out, block)
+    }
+
     /// The block value in the first format, uncompressed: for tests that read old ledgers.
     pub fn finish_plain(self) -> Vec<u8> {
         let mut out = vec![BLOCK_VERSION_PLAIN];
@@ -136,22 +215,80 @@ pub struct Corrupt {
 
 /// A block decoded: its records' bytes, each found in constant time, and where its framing
 /// broke, if it did.
+///
+/// A block of the third format can stay compressed ([`Block::open_with`]): each record is then
+/// decompressed when asked for, alone.
 #[derive(Debug, Clone)]
 pub struct Block {
-    raw: Vec<u8>,
-    /// Start and length of each record in `raw`.
-    frames: Vec<(u32, u32)>,
+    repr: Repr,
     /// The index of the first frame that does not decode, and why.
     broken: Option<(usize, Corrupt)>,
 }
 
+#[derive(Debug, Clone)]
+enum Repr {
+    /// The records' bytes, and the start and length of each in `raw`.
+    Raw { raw: Vec<u8>, frames: Vec<(u32, u32)> },
+    /// A stored value of the third format: each zstd frame's start and length in `value` and
+    /// the index of its first record, the records in all, and the dictionary they need.
+    Framed { value: Vec<u8>, frames: Vec<Frame>, records: usize, dict: Arc<Dict> },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    start: u32,
+    len: u32,
+    first: u32,
+}
+
 impl Block {
-    /// Decodes a stored block value of either format. A value that does not decode at all (an
-    /// unknown version, a compressed frame that fails its checksum) gives a block of no records,
-    /// broken at 0.
+    /// Decodes a stored block value of the first two formats. A third-format block needs the
+    /// log's dictionaries ([`Block::decode_with`]); here it decodes as broken.
     pub fn decode(value: &[u8]) -> Block {
-        let bad =
-            |why| Block { raw: Vec::new(), frames: Vec::new(), broken: Some((0, Corrupt { what: "block", why })) };
+        Block::decode_with(value, &Dicts::default())
+    }
+
+    /// Decodes a stored block value of any format, every record. A value that does not decode at
+    /// all (an unknown version, a compressed frame that fails its checksum, a dictionary the log
+    /// does not hold) gives a block of no records, broken at 0.
+    pub fn decode_with(value: &[u8], dicts: &Dicts) -> Block {
+        Block::open_with(value, dicts).decoded()
+    }
+
+    /// This block with every record decompressed; where a frame does not decompress, it is
+    /// broken there.
+    pub fn decoded(self) -> Block {
+        let Repr::Framed { dict, frames, value, records } = &self.repr else { return self };
+        let mut raw = Vec::with_capacity(value.len() * 4);
+        let mut spans = Vec::new();
+        let mut broken = self.broken.clone();
+        for (i, f) in frames.iter().enumerate() {
+            let stated = frames.get(i + 1).map_or(*records, |next| next.first as usize) - f.first as usize;
+            match decompress_frame(dict, value, f, &mut raw) {
+                Ok(s) if s.len() == stated => spans.extend(s),
+                Ok(_) => {
+                    broken = Some((
+                        f.first as usize,
+                        Corrupt { what: "block", why: "a frame holds another number of records than its table says" },
+                    ));
+                    break;
+                }
+                Err(why) => {
+                    broken = Some((f.first as usize, Corrupt { what: "block", why }));
+                    break;
+                }
+            }
+        }
+        Block { repr: Repr::Raw { raw, frames: spans }, broken }
+    }
+
+    /// Like [`Block::decode_with`], but a third-format block stays compressed: [`Block::get`]
+    /// then decompresses the one record asked for.
+    pub fn open_with(value: &[u8], dicts: &Dicts) -> Block {
+        let bad = |why| Block {
+            repr: Repr::Raw { raw: Vec::new(), frames: Vec::new() },
+            broken: Some((0, Corrupt { what: "block", why })),
+        };
         let Some((&version, rest)) = value.split_first() else {
             return bad("empty");
         };
@@ -168,6 +305,38 @@ impl Block {
                     Ok(_) => bad("it decompresses to another size than it states"),
                     Err(_) => bad("it does not decompress (damaged)"),
                 }
+            }
+            BLOCK_VERSION_FRAMES => {
+                let word = |at: usize| rest.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes")));
+                let (Some(id), Some(count)) = (word(0), word(4)) else { return bad("truncated header") };
+                let Some(dict) = dicts.get(id) else { return bad("it names a dictionary the log does not hold") };
+                let count = count as usize;
+                let frames_at = 1 + 8 + 8 * count;
+                if count == 0 || frames_at > value.len() {
+                    return bad("its frame table does not fit");
+                }
+                let mut frames = Vec::with_capacity(count);
+                let mut broken = None;
+                let (mut start, mut records) = (0usize, 0usize);
+                for i in 0..count {
+                    let end = word(8 + 8 * i).expect("the table fits") as usize;
+                    let n = word(12 + 8 * i).expect("the table fits") as usize;
+                    if end < start || frames_at + end > value.len() || n == 0 || records + n > BLOCK_RAW_BYTES_MAX / 4 {
+                        broken = Some((records, Corrupt { what: "block", why: "its frame table is inconsistent" }));
+                        break;
+                    }
+                    frames.push(Frame {
+                        start: (frames_at + start) as u32,
+                        len: (end - start) as u32,
+                        first: records as u32,
+                    });
+                    start = end;
+                    records += n;
+                }
+                if broken.is_none() && frames_at + start != value.len() {
+                    broken = Some((records, Corrupt { what: "block", why: "bytes follow its last frame" }));
+                }
+                Block { repr: Repr::Framed { value: value.to_vec(), frames, records, dict }, broken }
             }
             _ => bad("unknown block version"),
         }
@@ -193,38 +362,225 @@ impl Block {
         if frames.is_empty() && broken.is_none() {
             broken = Some((0, bad("no records")));
         }
-        Block { raw, frames, broken }
+        Block { repr: Repr::Raw { raw, frames }, broken }
     }
 
-    /// How many records decoded.
+    /// How many records decoded (or, for a block left compressed, how many its frame table
+    /// lists).
     pub fn len(&self) -> usize {
-        self.frames.len()
+        match &self.repr {
+            Repr::Raw { frames, .. } => frames.len(),
+            // Up to the frame where the table broke, if it did.
+            Repr::Framed { records, .. } => *records,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.len() == 0
     }
 
-    /// The `n`th record (from 0).
-    pub fn get(&self, n: usize) -> Option<&[u8]> {
-        let &(start, len) = self.frames.get(n)?;
-        self.raw.get(start as usize..(start + len) as usize)
+    /// The `n`th record (from 0); `None` past the end, or when its frame does not decompress
+    /// ([`Block::record`] says why).
+    pub fn get(&self, n: usize) -> Option<Cow<'_, [u8]>> {
+        self.record(n).ok().flatten()
     }
 
-    /// Every record that decoded, in order.
-    pub fn records(&self) -> Vec<&[u8]> {
-        (0..self.frames.len()).filter_map(|i| self.get(i)).collect()
+    /// The `n`th record (from 0), `None` past the end, or why its frame does not decompress.
+    pub fn record(&self, n: usize) -> Result<Option<Cow<'_, [u8]>>, Corrupt> {
+        match &self.repr {
+            Repr::Raw { raw, frames } => {
+                let Some(&(start, len)) = frames.get(n) else { return Ok(None) };
+                Ok(raw.get(start as usize..(start + len) as usize).map(Cow::Borrowed))
+            }
+            Repr::Framed { value, dict, frames, .. } => {
+                if n >= self.len() {
+                    return Ok(None);
+                }
+                let k = frames.partition_point(|f| f.first as usize <= n) - 1;
+                let f = &frames[k];
+                let stated = frames.get(k + 1).map_or(self.len(), |next| next.first as usize) - f.first as usize;
+                let mut raw = Vec::new();
+                let spans = decompress_frame(dict, value, f, &mut raw).map_err(|why| Corrupt { what: "block", why })?;
+                if spans.len() != stated {
+                    return Err(Corrupt {
+                        what: "block",
+                        why: "a frame holds another number of records than its table says",
+                    });
+                }
+                let (start, len) = spans[n - f.first as usize];
+                raw.truncate((start + len) as usize);
+                raw.drain(..start as usize);
+                Ok(Some(Cow::Owned(raw)))
+            }
+        }
+    }
+
+    /// Every record that decoded, in order, up to the first that does not.
+    pub fn records(&self) -> Vec<Cow<'_, [u8]>> {
+        (0..self.len()).map_while(|i| self.get(i)).collect()
     }
 
     /// Where the framing broke: the index of the first record that does not decode, and why.
+    /// For a block left compressed, only its frame table has been checked.
     pub fn broken(&self) -> Option<&(usize, Corrupt)> {
         self.broken.as_ref()
     }
 
     /// Bytes held in memory, for caches.
     pub fn mem_bytes(&self) -> usize {
-        self.raw.capacity() + self.frames.capacity() * 8
+        match &self.repr {
+            Repr::Raw { raw, frames } => raw.capacity() + frames.capacity() * 8,
+            Repr::Framed { value, frames, .. } => value.capacity() + frames.capacity() * 12,
+        }
     }
+}
+
+/// A compression dictionary of the log: trained on its first records ([`train_dict`]), stored
+/// under [`dict_key`] as `1 ‖ zstd dictionary`, named by the blocks compressed with it. Never
+/// changed or removed once written.
+pub struct Dict {
+    pub id: u32,
+    bytes: Vec<u8>,
+    cdict: zstd::zstd_safe::CDict<'static>,
+    ddict: zstd::zstd_safe::DDict<'static>,
+}
+
+impl std::fmt::Debug for Dict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dict").field("id", &self.id).field("bytes", &self.bytes.len()).finish_non_exhaustive()
+    }
+}
+
+impl Dict {
+    /// A dictionary from the bytes [`train_dict`] made.
+    pub fn new(id: u32, bytes: Vec<u8>) -> Result<Dict, Corrupt> {
+        let bad = |why| Corrupt { what: "dictionary", why };
+        if bytes.is_empty() || bytes.len() > 16 * DICT_BYTES {
+            return Err(bad("its size is out of bounds"));
+        }
+        let cdict = zstd::zstd_safe::CDict::try_create(&bytes, ZSTD_LEVEL).ok_or(bad("zstd refuses it"))?;
+        let ddict = zstd::zstd_safe::DDict::try_create(&bytes).ok_or(bad("zstd refuses it"))?;
+        Ok(Dict { id, bytes, cdict, ddict })
+    }
+
+    /// Reads a stored dictionary value back.
+    pub fn decode(id: u32, value: &[u8]) -> Result<Dict, Corrupt> {
+        match value.split_first() {
+            Some((&DICT_VERSION, bytes)) => Dict::new(id, bytes.to_vec()),
+            _ => Err(Corrupt { what: "dictionary", why: "unknown version" }),
+        }
+    }
+
+    /// The value to store under [`dict_key`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![DICT_VERSION];
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+}
+
+/// The log's dictionaries, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Dicts(BTreeMap<u32, Arc<Dict>>);
+
+impl Dicts {
+    pub fn get(&self, id: u32) -> Option<Arc<Dict>> {
+        self.0.get(&id).cloned()
+    }
+
+    pub fn insert(&mut self, dict: Arc<Dict>) {
+        self.0.insert(dict.id, dict);
+    }
+
+    /// The dictionary of the highest id: the one new blocks use.
+    pub fn latest(&self) -> Option<Arc<Dict>> {
+        self.0.last_key_value().map(|(_, d)| d.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Trains a dictionary of at most [`DICT_BYTES`] on `samples` (records); `None` when zstd finds
+/// too little to learn from. Its id field is cleared, so that frames compressed with it do not
+/// carry the id: blocks name their dictionary themselves.
+pub fn train_dict<S: AsRef<[u8]>>(samples: &[S]) -> Option<Vec<u8>> {
+    let mut bytes = zstd::dict::from_samples(samples, DICT_BYTES).ok()?;
+    // A zstd dictionary starts with its magic number, then its id (both u32 LE).
+    if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
+        return None;
+    }
+    bytes[4..8].copy_from_slice(&[0; 4]);
+    Some(bytes)
+}
+
+/// Appends `raw` compressed with `dict` as one zstd frame (with its size, without checksum or
+/// dictionary id: the records' hashes check their content) to `out`.
+fn compress_with(dict: &Dict, raw: &[u8], out: &mut Vec<u8>) {
+    thread_local! {
+        static CCTX: std::cell::RefCell<Option<(zstd::zstd_safe::CCtx<'static>, Vec<u8>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        let (cctx, scratch) = c.get_or_insert_with(|| (zstd::zstd_safe::CCtx::create(), Vec::new()));
+        scratch.clear();
+        scratch.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        cctx.compress_using_cdict(scratch, raw, &dict.cdict).expect("compressing to a buffer of zstd's bound");
+        out.extend_from_slice(scratch);
+    })
+}
+
+/// Decompresses frame `f` of a format-3 block `value` onto the end of `raw`; returns the start
+/// and length of each of its records in `raw` (the callers compare their number with the
+/// table's).
+fn decompress_frame(dict: &Dict, value: &[u8], f: &Frame, raw: &mut Vec<u8>) -> Result<Vec<(u32, u32)>, &'static str> {
+    let at = raw.len();
+    decompress_with(dict, &value[f.start as usize..(f.start + f.len) as usize], raw)?;
+    let mut spans = Vec::new();
+    let mut i = at;
+    while i < raw.len() {
+        let len = raw.get(i..i + 4).ok_or("a frame's records are truncated")?;
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        if raw.len() - i - 4 < len {
+            return Err("a record runs past the end of its frame");
+        }
+        spans.push(((i + 4) as u32, len as u32));
+        i += 4 + len;
+    }
+    Ok(spans)
+}
+
+/// Appends what the zstd `frame`, compressed with `dict`, holds to `out`.
+fn decompress_with(dict: &Dict, frame: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<(zstd::zstd_safe::DCtx<'static>, Vec<u8>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n as usize <= BLOCK_RAW_BYTES_MAX => n as usize,
+        Ok(Some(_)) => return Err("a frame's stated size is over the limit"),
+        _ => return Err("a frame does not state its size (damaged)"),
+    };
+    DCTX.with(|d| {
+        let mut d = d.borrow_mut();
+        let (dctx, scratch) = d.get_or_insert_with(|| (zstd::zstd_safe::DCtx::create(), Vec::new()));
+        scratch.clear();
+        scratch.reserve(size);
+        match dctx.decompress_using_ddict(scratch, frame, &dict.ddict) {
+            Ok(n) if n == size => {
+                out.extend_from_slice(scratch);
+                Ok(())
+            }
+            Ok(_) => Err("a frame decompresses to another size than it states"),
+            Err(_) => Err("a frame does not decompress (damaged)"),
+        }
+    })
 }
 
 /// Appends `raw` compressed as one zstd frame, with its size and content checksum, to `out`,

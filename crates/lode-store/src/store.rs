@@ -37,6 +37,10 @@ pub struct Options {
     pub cache_bytes: u64,
     /// Decoded blocks kept for reads by position (a lot's history, an event by id), in bytes.
     pub block_cache_bytes: usize,
+    /// Records' bytes gathered before the log trains its compression dictionary, after which
+    /// every record is compressed on its own with it (block format 3, `docs/format.md` §4).
+    /// 0: never; blocks stay in format 2.
+    pub dict_train_bytes: usize,
     /// `fsync` the data files after each group commit. Only tests turn this off.
     pub fsync: bool,
     /// Drop the gate's persisted state at open and rebuild it from the whole log.
@@ -79,6 +83,7 @@ impl Default for Options {
             block_bytes_max: 16 * 1024,
             cache_bytes: 256 * 1024 * 1024,
             block_cache_bytes: 16 * 1024 * 1024,
+            dict_train_bytes: 1 << 20,
             fsync: true,
             rebuild_state: false,
             disk_free_bytes_min: std::env::var("LODE_DISK_FREE_MIN_BYTES")
@@ -247,6 +252,8 @@ pub(crate) struct Shared {
     mark: Mark,
     /// Decoded blocks for reads by position.
     blocks: Mutex<BlockCache>,
+    /// The log's compression dictionaries, which blocks of format 3 need.
+    dicts: RwLock<block::Dicts>,
     /// Merkle nodes per node page in this log's layout.
     nodes_per_page: u64,
 }
@@ -386,6 +393,7 @@ impl<G: Gate> Store<G> {
         };
 
         let index = load_index(&log, stored.seq)?;
+        let (dicts, next_dict_id) = load_dicts(&log)?;
 
         let head = Head { seq: stored.seq, hash: stored.hash };
         let (durable_tx, _) = watch::channel(head.seq);
@@ -402,6 +410,7 @@ impl<G: Gate> Store<G> {
             closed: AtomicBool::new(false),
             mark: Mark::open(dir).map_err(storage)?,
             blocks: Mutex::new(BlockCache::new(options.block_cache_bytes)),
+            dicts: RwLock::new(dicts),
             nodes_per_page,
         });
         if let Some(known) = known {
@@ -458,6 +467,14 @@ impl<G: Gate> Store<G> {
             node_pages: HashMap::new(),
             unwritten: unwritten.clone(),
             failed: None,
+            dict: shared.dicts.read().expect("dictionaries lock").latest(),
+            next_dict_id,
+            samples: Vec::new(),
+            sample_bytes: 0,
+            // Each dictionary learns from eight times as many records as the one before.
+            train_at: options.dict_train_bytes.saturating_mul(8usize.saturating_pow(next_dict_id - 1)),
+            training: None,
+            seeded: false,
         };
         let composer = std::thread::Builder::new()
             .name("lode-composer".into())
@@ -655,6 +672,22 @@ struct Composer<R> {
     unwritten: Unwritten,
     /// Why a write failed: later groups are not written, their requests are refused.
     failed: Option<String>,
+    /// The dictionary new blocks are compressed with, once the log has one.
+    dict: Option<Arc<block::Dict>>,
+    /// The id the next dictionary gets: above every dictionary key in the log, even one that
+    /// does not decode, so that none is ever overwritten.
+    next_dict_id: u32,
+    /// Records gathered to train the dictionary on, until it exists.
+    samples: Vec<Vec<u8>>,
+    sample_bytes: usize,
+    /// Train once `sample_bytes` reaches this; 0: never.
+    train_at: usize,
+    /// Training runs on a thread of its own (it takes a few hundred milliseconds), while groups
+    /// keep being written in format 2.
+    training: Option<std::thread::JoinHandle<Option<block::Dict>>>,
+    /// Whether the samples hold the log's last records already: a log grown by many short-lived
+    /// processes (one `lode append` each) trains on what earlier ones wrote.
+    seeded: bool,
 }
 
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
@@ -1034,6 +1067,12 @@ impl<R> Composer<R> {
     fn write(&mut self, pending: &[&Pending], head: &StoredHead) -> Result<Vec<(u64, Block)>, String> {
         let mut firsts = Vec::new();
         let mut batch = sled::Batch::default();
+        let new_dict = self.train(pending);
+        if let Some(d) = &new_dict {
+            // In the same batch as the first blocks that need it.
+            batch.insert(&block::dict_key(d.id), d.encode());
+        }
+        let dict = new_dict.clone().or_else(|| self.dict.clone());
         let mut start = 0;
         while start < pending.len() {
             let mut b = BlockBuilder::new();
@@ -1045,7 +1084,10 @@ impl<R> Composer<R> {
                 end += 1;
             }
             let first = pending[start].seq;
-            let (value, decoded) = b.finish();
+            let (value, decoded) = match &dict {
+                Some(d) => b.finish_with(d),
+                None => b.finish(),
+            };
             firsts.push((first, decoded));
             let seg = block::encode_segment(pending[start..end].iter().map(|p| (&p.id, &p.leaf, p.streams.as_slice())));
             batch.insert(&block::key(BLOCK_PREFIX, first), value);
@@ -1093,9 +1135,94 @@ impl<R> Composer<R> {
         }
         batch.insert(HEAD_KEY, &head.encode()[..]);
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
+        if let Some(d) = new_dict {
+            // Before the blocks are indexed: a reader that finds them can decode them.
+            self.shared.dicts.write().expect("dictionaries lock").insert(d.clone());
+            self.dict = Some(d);
+        }
         Ok(firsts)
     }
+
+    /// Gathers `pending`'s records as samples until there are enough, then trains the log's
+    /// dictionary on them on a thread of its own; the dictionary once that thread has finished,
+    /// `None` before, after it exists, or when training failed (it is tried again on four times
+    /// as many records, up to 64 MiB).
+    fn train(&mut self, pending: &[&Pending]) -> Option<Arc<block::Dict>> {
+        if self.train_at == 0 || self.next_dict_id > DICTS_TRAINED_MAX {
+            return None;
+        }
+        if let Some(t) = &self.training {
+            if !t.is_finished() {
+                return None;
+            }
+            let trained = self.training.take().expect("just seen").join().ok().flatten();
+            if let Some(d) = trained {
+                self.next_dict_id += 1;
+                // The next one learns from eight times as many records.
+                self.train_at = self.train_at.saturating_mul(8);
+                return Some(Arc::new(d));
+            }
+            tracing::warn!("no dictionary could be trained; trying again later on more records");
+            self.train_at = if self.train_at >= 64 << 20 { 0 } else { self.train_at * 4 };
+            return None;
+        }
+        if !self.seeded {
+            self.seeded = true;
+            let reader = Reader { shared: self.shared.clone() };
+            self.samples = tail_samples(&reader, self.train_at);
+            self.sample_bytes = self.samples.iter().map(Vec::len).sum();
+        }
+        for p in pending {
+            self.sample_bytes += p.bytes.len();
+            self.samples.push(p.bytes.clone());
+        }
+        if self.sample_bytes < self.train_at {
+            return None;
+        }
+        let samples = std::mem::take(&mut self.samples);
+        self.sample_bytes = 0;
+        let id = self.next_dict_id;
+        let spawned = std::thread::Builder::new().name("lode-dict".into()).spawn(move || {
+            // The lowest priority: appends and reads come first; the dictionary can wait.
+            if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+                tracing::debug!(error = %e, "could not lower the training thread's priority");
+            }
+            let started = std::time::Instant::now();
+            let d = block::train_dict(&samples).and_then(|bytes| block::Dict::new(id, bytes).ok());
+            tracing::info!(id, records = samples.len(), trained = d.is_some(), took = ?started.elapsed(), "training the log's dictionary");
+            d
+        });
+        match spawned {
+            Ok(t) => self.training = Some(t),
+            Err(e) => tracing::warn!(error = %e, "could not start training a dictionary"),
+        }
+        None
+    }
 }
+
+/// The log's last records, newest blocks first, until they reach `max_bytes`: samples to train a
+/// dictionary on. A block that does not read is skipped (verification reports it).
+fn tail_samples(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
+    let firsts: Vec<u64> = reader.shared.index.read().expect("index lock").blocks.clone();
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for &first in firsts.iter().rev() {
+        if bytes >= max_bytes {
+            break;
+        }
+        let Ok((_, block)) = reader.block_containing(first) else { continue };
+        for r in block.decoded().records() {
+            bytes += r.len();
+            out.push(r.into_owned());
+        }
+    }
+    out
+}
+
+/// Dictionaries the log trains, at most: the first early (after `Options::dict_train_bytes` of
+/// records), the second on eight times as many, which compresses better (a dictionary learns
+/// from its samples, and a log's first records are mostly registrations).
+const DICTS_TRAINED_MAX: u32 = 2;
 
 /// The syncer thread: makes what the writer handed to sled durable, publishes the durable head,
 /// and answers the requests. One flush and one fsync cover every group that arrived meanwhile.
@@ -1284,6 +1411,24 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
     Ok(())
 }
 
+/// The log's dictionaries, and the id the next one gets. One that does not decode is left out
+/// (with a warning): the blocks that name it fail to decode, at their position, and
+/// verification reports them.
+fn load_dicts(log: &sled::Tree) -> Result<(block::Dicts, u32), OpenError> {
+    let mut dicts = block::Dicts::default();
+    let mut next = 1u32;
+    for kv in log.scan_prefix([block::DICT_PREFIX]) {
+        let (k, v) = kv.map_err(|e| OpenError::Corrupt(format!("reading the dictionaries: {e}")))?;
+        let id = block::dict_key_id(&k).ok_or_else(|| OpenError::Corrupt("bad dictionary key".into()))?;
+        next = next.max(id.saturating_add(1));
+        match block::Dict::decode(id, &v) {
+            Ok(d) => dicts.insert(Arc::new(d)),
+            Err(e) => tracing::warn!(id, error = %e, "a dictionary does not decode; the blocks that need it will not"),
+        }
+    }
+    Ok((dicts, next))
+}
+
 /// Rebuilds the in-memory id and stream indexes from the index segments.
 fn load_index(log: &sled::Tree, head_seq: u64) -> Result<Index, OpenError> {
     let mut index =
@@ -1329,6 +1474,8 @@ pub struct StoredBytes {
     pub node_pages: u64,
     /// The gate's persisted state.
     pub state_pages: u64,
+    /// The compression dictionaries.
+    pub dicts: u64,
     /// The head and the format key.
     pub other: u64,
 }
@@ -1376,6 +1523,7 @@ impl Reader {
                 Some(&BLOCK_PREFIX) => out.blocks += n,
                 Some(&SEGMENT_PREFIX) => out.segments += n,
                 Some(&block::NODE_PAGE_PREFIX) => out.node_pages += n,
+                Some(&block::DICT_PREFIX) => out.dicts += n,
                 _ => out.other += n,
             }
         }
@@ -1430,9 +1578,8 @@ impl Reader {
             return Ok(None);
         }
         let (first, block) = self.cached_block(seq)?;
-        let bytes =
-            block.get((seq - first) as usize).ok_or_else(|| ReadError::Corrupt { seq, why: missing(&block) })?;
-        Ok(Some(to_record(seq, bytes.to_vec())?))
+        let bytes = record_in(&block, first, seq)?;
+        Ok(Some(to_record(seq, bytes)?))
     }
 
     /// The record of an event id, if logged.
@@ -1458,8 +1605,7 @@ impl Reader {
                 cached = Some(self.cached_block(seq)?);
             }
             let (first, b) = cached.as_ref().expect("just filled");
-            let bytes = b.get((seq - first) as usize).ok_or_else(|| ReadError::Corrupt { seq, why: missing(b) })?;
-            out.push(to_record(seq, bytes.to_vec())?);
+            out.push(to_record(seq, record_in(b, *first, seq)?)?);
         }
         Ok(out)
     }
@@ -1489,7 +1635,7 @@ impl Reader {
             .log
             .get(block::key(BLOCK_PREFIX, first))?
             .ok_or_else(|| ReadError::Corrupt { seq, why: "no block holds it".into() })?;
-        Ok((first, Block::decode(&v)))
+        Ok((first, Block::open_with(&v, &self.shared.dicts.read().expect("dictionaries lock"))))
     }
 
     /// The block that holds `seq`, from the block cache or read into it.
@@ -1508,11 +1654,18 @@ impl Reader {
     }
 }
 
-/// What to say of a record its block does not yield.
-fn missing(block: &Block) -> String {
-    match block.broken() {
-        Some((_, e)) => format!("its block is damaged: {e}"),
-        None => "missing from its block".into(),
+/// The record at `seq` in `block`, whose first record is at `first`.
+fn record_in(block: &Block, first: u64, seq: u64) -> Result<Vec<u8>, ReadError> {
+    match block.record((seq - first) as usize) {
+        Ok(Some(bytes)) => Ok(bytes.into_owned()),
+        Ok(None) => Err(ReadError::Corrupt {
+            seq,
+            why: match block.broken() {
+                Some((_, e)) => format!("its block is damaged: {e}"),
+                None => "missing from its block".into(),
+            },
+        }),
+        Err(e) => Err(ReadError::Corrupt { seq, why: format!("its block is damaged: {e}") }),
     }
 }
 
@@ -1586,15 +1739,16 @@ impl Iterator for RecordIter {
         let seq = self.next;
         let res = (|| {
             let (first, block) = self.reader.block_containing(seq)?;
+            let block = block.decoded();
             if let Some((_, e)) = block.broken() {
                 return Err(ReadError::Corrupt { seq, why: e.to_string() });
             }
             let recs = block.records();
             let mut out = Vec::new();
-            for (i, bytes) in recs.iter().enumerate() {
+            for (i, bytes) in recs.into_iter().enumerate() {
                 let s = first + i as u64;
                 if s >= seq && s <= self.end {
-                    out.push(to_record(s, bytes.to_vec())?);
+                    out.push(to_record(s, bytes.into_owned())?);
                 }
             }
             if out.is_empty() {

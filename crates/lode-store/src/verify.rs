@@ -276,6 +276,16 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
         Some(f) => block::nodes_per_page(&f)
             .ok_or_else(|| Failure { seq: 0, what: format!("unknown layout {:?}", String::from_utf8_lossy(&f)) })?,
     };
+    // Blocks of the third format need the log's dictionaries. One that does not decode is left
+    // out: the blocks that name it then fail, at their position.
+    let mut dicts = block::Dicts::default();
+    for kv in log.scan_prefix([block::DICT_PREFIX]) {
+        let (k, value) = kv.map_err(|e| storage(0, e))?;
+        if let Some(dict) = block::dict_key_id(&k).and_then(|id| block::Dict::decode(id, &value).ok()) {
+            dicts.insert(std::sync::Arc::new(dict));
+        }
+    }
+    let dicts = &dicts;
     let mut v = ChainVerifier::new(expect);
     let mut tree = MerkleCheck { nodes_per_page, ..MerkleCheck::default() };
     // A pipeline: one thread reads blocks and their index segments from sled in batches, two
@@ -292,7 +302,7 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
             named("lode-verify-hash")
                 .spawn_scoped(s, move || {
                     for raw in rx {
-                        if tx.send(decode_batch(raw)).is_err() {
+                        if tx.send(decode_batch(raw, dicts)).is_err() {
                             break;
                         }
                     }
@@ -425,9 +435,9 @@ fn read_batches(log: &sled::Tree, workers: &[mpsc::SyncSender<Raw>]) {
     }
 }
 
-fn decode_batch(raw: Raw) -> Decoded {
+fn decode_batch(raw: Raw, dicts: &block::Dicts) -> Decoded {
     match raw {
-        Raw::Blocks(items) => Decoded::Blocks(items.into_iter().map(check_alone).collect()),
+        Raw::Blocks(items) => Decoded::Blocks(items.into_iter().map(|b| check_alone(b, dicts)).collect()),
         Raw::Failed(e) => Decoded::Failed(e),
         Raw::ExtraSegment(k) => Decoded::ExtraSegment(k),
         Raw::End => Decoded::End,
@@ -435,8 +445,8 @@ fn decode_batch(raw: Raw) -> Decoded {
 }
 
 /// Everything about one block that does not need the records before it.
-fn check_alone(raw: RawBlock) -> DecodedBlock {
-    let decoded = block::Block::decode(&raw.value);
+fn check_alone(raw: RawBlock, dicts: &block::Dicts) -> DecodedBlock {
+    let decoded = block::Block::decode_with(&raw.value, dicts);
     let entries = match raw.segment {
         Some(Ok((sk, sv))) if block::key_seq(SEGMENT_PREFIX, &sk) == block::key_seq(BLOCK_PREFIX, &raw.key) => Ok(sv),
         Some(Ok(_)) | None => Err(SegmentProblem::Missing),
@@ -452,8 +462,8 @@ fn check_alone(raw: RawBlock) -> DecodedBlock {
         .into_iter()
         .enumerate()
         .map(|(i, bytes)| {
-            let leaf = record::leaf_hash(bytes);
-            let parsed = record::parse(bytes);
+            let leaf = record::leaf_hash(&bytes);
+            let parsed = record::parse(&bytes);
             let entry = match (&entries, &parsed) {
                 (Err(_), _) => EntryCheck::NotChecked,
                 (Ok(entries), Ok(h)) => match entries.get(i) {

@@ -4,6 +4,7 @@
 
 mod append;
 mod concurrency;
+mod dict;
 mod gate;
 mod merkle;
 mod support;

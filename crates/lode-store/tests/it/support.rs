@@ -37,12 +37,13 @@ pub fn filled(dir: &Path, n: u64, batch: usize) -> Store {
 pub fn raw_records(dir: &Path) -> Vec<Vec<u8>> {
     let db = sled_open(dir);
     let log = db.open_tree("log").expect("tree");
+    let dicts = dicts_in(&log);
     let mut out = Vec::new();
     for kv in log.scan_prefix([block::BLOCK_PREFIX]) {
         let (_, v) = kv.expect("read");
-        let b = block::Block::decode(&v);
+        let b = block::Block::decode_with(&v, &dicts);
         assert!(b.broken().is_none(), "a block that does not decode");
-        out.extend(b.records().into_iter().map(<[u8]>::to_vec));
+        out.extend(b.records().into_iter().map(|r| r.into_owned()));
     }
     out
 }
@@ -90,6 +91,32 @@ pub fn put_block(dir: &Path, first: u64, value: Vec<u8>) {
     let db = sled_open(dir);
     let log = db.open_tree("log").expect("tree");
     log.insert(block::key(block::BLOCK_PREFIX, first), value).expect("insert");
+    db.flush().expect("flush");
+}
+
+/// The dictionaries stored in a log tree.
+pub fn dicts_in(log: &sled::Tree) -> block::Dicts {
+    let mut dicts = block::Dicts::default();
+    for kv in log.scan_prefix([block::DICT_PREFIX]) {
+        let (k, v) = kv.expect("read");
+        let id = block::dict_key_id(&k).expect("a dictionary key");
+        dicts.insert(std::sync::Arc::new(block::Dict::decode(id, &v).expect("a dictionary")));
+    }
+    dicts
+}
+
+/// The dictionaries of the store in `dir`.
+pub fn dicts_of(dir: &Path) -> block::Dicts {
+    let db = sled_open(dir);
+    let log = db.open_tree("log").expect("tree");
+    dicts_in(&log)
+}
+
+/// Stores `value` as dictionary `id`, bytes and all.
+pub fn put_dict(dir: &Path, id: u32, value: Vec<u8>) {
+    let db = sled_open(dir);
+    let log = db.open_tree("log").expect("tree");
+    log.insert(block::dict_key(id), value).expect("insert");
     db.flush().expect("flush");
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use lode_store::block::{Block, BlockBuilder, StoredHead};
+use lode_store::block::{Block, BlockBuilder, Dict, Dicts, StoredHead};
 use lode_store::{verify_lines, verify_path};
 use proptest::prelude::*;
 
@@ -20,8 +20,8 @@ fn cases() -> u32 {
 /// all, such as a compressed one failing its checksum, yields none, so its first record).
 /// `None` when the change leaves every record as it was (zstd ignores one bit of its frame
 /// header): then nothing was altered and verification passes.
-fn owner_of_change(original: &[u8], changed: &[u8], first: u64) -> Option<u64> {
-    let (a, b) = (Block::decode(original), Block::decode(changed));
+fn owner_of_change(original: &[u8], changed: &[u8], first: u64, dicts: &Dicts) -> Option<u64> {
+    let (a, b) = (Block::decode_with(original, dicts), Block::decode_with(changed, dicts));
     if b.broken().is_none() && a.records() == b.records() {
         return None;
     }
@@ -42,7 +42,7 @@ fn flip_a_stored_byte(
     let original = value.clone();
     let offset = byte_pick.index(value.len());
     value[offset] ^= xor;
-    let expected = owner_of_change(&original, &value, first);
+    let expected = owner_of_change(&original, &value, first, &dicts_of(dir));
     put_block(dir, first, value);
     let verified = verify_path(dir, None, |_| {}).unwrap();
     match expected {
@@ -60,9 +60,26 @@ fn to_plain_blocks(dir: &std::path::Path) {
     for (first, value) in raw_blocks(dir) {
         let mut b = BlockBuilder::new();
         for r in Block::decode(&value).records() {
-            b.push(r);
+            b.push(&r);
         }
         put_block(dir, first, b.finish_plain());
+    }
+}
+
+/// Rewrites every block of the store in `dir` in the third format, each frame compressed with a
+/// dictionary stored as id 1: the records' own bytes as raw content (zstd takes any bytes as a
+/// dictionary; a log trains its own once it has enough records).
+fn to_framed_blocks(dir: &std::path::Path) {
+    let records = raw_records(dir);
+    let content: Vec<u8> = records.iter().take(8).flatten().copied().collect();
+    let dict = Dict::new(1, content).unwrap();
+    put_dict(dir, 1, dict.encode());
+    for (first, value) in raw_blocks(dir) {
+        let mut b = BlockBuilder::new();
+        for r in Block::decode(&value).records() {
+            b.push(&r);
+        }
+        put_block(dir, first, b.finish_with(&dict).0);
     }
 }
 
@@ -107,6 +124,45 @@ proptest! {
         to_plain_blocks(dir.path());
         prop_assert_eq!(verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head, head);
         flip_a_stored_byte(dir.path(), block_pick, byte_pick, xor)?;
+    }
+
+    #[test]
+    fn any_single_byte_change_in_a_store_of_framed_blocks_is_caught_at_its_record(block_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
+        let dir = tempfile::tempdir().unwrap();
+        let head = filled(dir.path(), N, 7).head();
+        to_framed_blocks(dir.path());
+        prop_assert_eq!(verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head, head);
+        flip_a_stored_byte(dir.path(), block_pick, byte_pick, xor)?;
+    }
+
+    #[test]
+    fn any_single_byte_change_in_a_dictionary_is_caught_at_the_first_record_it_changes(byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
+        let dir = tempfile::tempdir().unwrap();
+        let head = filled(dir.path(), N, 7).head();
+        to_framed_blocks(dir.path());
+        let original = dicts_of(dir.path());
+        let mut value = original.get(1).unwrap().encode();
+        let offset = byte_pick.index(value.len());
+        value[offset] ^= xor;
+        // As the store sees it: a dictionary that does not decode is no dictionary.
+        let mut changed = Dicts::default();
+        if let Ok(d) = Dict::decode(1, &value) {
+            changed.insert(std::sync::Arc::new(d));
+        }
+        let expected = raw_blocks(dir.path()).iter().find_map(|(first, v)| {
+            let (a, b) = (Block::decode_with(v, &original), Block::decode_with(v, &changed));
+            (b.broken().is_some() || a.records() != b.records())
+                .then(|| first + (0..).find(|&i| a.get(i) != b.get(i)).unwrap() as u64)
+        });
+        put_dict(dir.path(), 1, value);
+        let verified = verify_path(dir.path(), Some(head), |_| {}).unwrap();
+        match expected {
+            Some(expected) => {
+                let failure = verified.unwrap_err();
+                prop_assert_eq!(failure.seq, expected, "{}", failure);
+            }
+            None => prop_assert!(verified.is_ok(), "records unchanged, yet {:?}", verified),
+        }
     }
 
     #[test]
@@ -264,6 +320,42 @@ fn a_store_of_uncompressed_blocks_reads_as_it_was_written() {
     let read: Vec<Vec<u8>> = store.reader().range(1, usize::MAX).unwrap().into_iter().map(|r| r.bytes).collect();
     assert_eq!(read, recs);
     assert_eq!(store.reader().get(N / 2).unwrap().unwrap().bytes, recs[N as usize / 2 - 1]);
+}
+
+#[test]
+fn a_store_of_framed_blocks_reads_as_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = filled(dir.path(), N, 7).head();
+    let recs = raw_records(dir.path());
+    to_framed_blocks(dir.path());
+    assert!(raw_blocks(dir.path()).iter().all(|(_, v)| v[0] == 3), "the third block format");
+    let store = lode_store::Store::open_open(dir.path(), options()).unwrap();
+    assert_eq!(store.head(), head);
+    let reader = store.reader();
+    let read: Vec<Vec<u8>> = reader.range(1, usize::MAX).unwrap().into_iter().map(|r| r.bytes).collect();
+    assert_eq!(read, recs);
+    for seq in 1..=N {
+        assert_eq!(reader.get(seq).unwrap().unwrap().bytes, recs[seq as usize - 1], "record {seq}");
+    }
+    let lot: Vec<u64> = reader.stream("lot-3", 0, usize::MAX).unwrap().iter().map(|r| r.seq).collect();
+    assert_eq!(lot, (1..=N).filter(|i| i % 7 == 3).collect::<Vec<_>>());
+    drop(reader);
+    drop(store);
+    assert_eq!(verify_dir(dir.path(), Some(head)).unwrap().head, head);
+}
+
+#[test]
+fn a_block_naming_a_dictionary_the_log_lacks_fails_verification_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = filled(dir.path(), N, 7).head();
+    to_framed_blocks(dir.path());
+    let db = sled_open(dir.path());
+    db.open_tree("log").unwrap().remove(lode_store::block::dict_key(1)).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    let failure = verify_path(dir.path(), Some(head), |_| {}).unwrap().unwrap_err();
+    assert_eq!(failure.seq, 1, "{failure}");
+    assert!(failure.what.contains("dictionary"), "{failure}");
 }
 
 #[test]
