@@ -88,8 +88,8 @@ const BLOCK_VERSION_FRAMES: u8 = 3;
 pub const FRAME_BYTES: usize = 2 << 10;
 /// The version byte of a stored dictionary.
 const DICT_VERSION: u8 = 1;
-/// The most bytes a dictionary holds: trained on custody records, 16 KiB compress as well as
-/// 64 or 110 KiB (measured in `docs/benchmarks.md`) and stay in a core's cache.
+/// The most bytes a dictionary holds: small enough to stay in a core's cache beside the frame
+/// being decompressed.
 pub const DICT_BYTES: usize = 16 << 10;
 const SEGMENT_VERSION: u8 = 1;
 /// zstd's level for blocks: its fastest but one, which on custody events compresses almost as

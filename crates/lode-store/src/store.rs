@@ -37,9 +37,9 @@ pub struct Options {
     pub cache_bytes: u64,
     /// Decoded blocks kept for reads by position (a lot's history, an event by id), in bytes.
     pub block_cache_bytes: usize,
-    /// Records' bytes gathered before the log trains its compression dictionary, after which
-    /// every record is compressed on its own with it (block format 3, `docs/format.md` §4).
-    /// 0: never; blocks stay in format 2.
+    /// Records' bytes the log trains its compression dictionary on, once it has written that
+    /// many; blocks written after it are cut into frames compressed with it (block format 3,
+    /// `docs/format.md` §4). 0: never; blocks stay in format 2.
     pub dict_train_bytes: usize,
     /// `fsync` the data files after each group commit. Only tests turn this off.
     pub fsync: bool,
@@ -83,7 +83,7 @@ impl Default for Options {
             block_bytes_max: 16 * 1024,
             cache_bytes: 256 * 1024 * 1024,
             block_cache_bytes: 16 * 1024 * 1024,
-            dict_train_bytes: 1 << 20,
+            dict_train_bytes: 8 << 20,
             fsync: true,
             rebuild_state: false,
             disk_free_bytes_min: std::env::var("LODE_DISK_FREE_MIN_BYTES")
@@ -470,9 +470,9 @@ impl<G: Gate> Store<G> {
             dict: shared.dicts.read().expect("dictionaries lock").latest(),
             next_dict_id,
             samples: Vec::new(),
-            sample_bytes: 0,
-            // Each dictionary learns from eight times as many records as the one before.
-            train_at: options.dict_train_bytes.saturating_mul(8usize.saturating_pow(next_dict_id - 1)),
+            seen: 0,
+            seen_bytes: 0,
+            train_at: options.dict_train_bytes,
             training: None,
             seeded: false,
         };
@@ -677,10 +677,13 @@ struct Composer<R> {
     /// The id the next dictionary gets: above every dictionary key in the log, even one that
     /// does not decode, so that none is ever overwritten.
     next_dict_id: u32,
-    /// Records gathered to train the dictionary on, until it exists.
+    /// One record in [`DICT_SAMPLE_EVERY`] of those written, to train the dictionary on, until
+    /// it exists.
     samples: Vec<Vec<u8>>,
-    sample_bytes: usize,
-    /// Train once `sample_bytes` reaches this; 0: never.
+    /// Records seen for sampling, and their bytes.
+    seen: u64,
+    seen_bytes: usize,
+    /// Train once `seen_bytes` reaches this; 0: never.
     train_at: usize,
     /// Training runs on a thread of its own (it takes a few hundred milliseconds), while groups
     /// keep being written in format 2.
@@ -1143,10 +1146,10 @@ impl<R> Composer<R> {
         Ok(firsts)
     }
 
-    /// Gathers `pending`'s records as samples until there are enough, then trains the log's
-    /// dictionary on them on a thread of its own; the dictionary once that thread has finished,
-    /// `None` before, after it exists, or when training failed (it is tried again on four times
-    /// as many records, up to 64 MiB).
+    /// Samples `pending`'s records until the log has written enough, then trains the log's
+    /// dictionary on the samples on a thread of its own; the dictionary once that thread has
+    /// finished, `None` before, after it exists, or when training failed (it is tried again after
+    /// four times as many records, up to 64 MiB).
     fn train(&mut self, pending: &[&Pending]) -> Option<Arc<block::Dict>> {
         if self.train_at == 0 || self.next_dict_id > DICTS_TRAINED_MAX {
             return None;
@@ -1158,8 +1161,6 @@ impl<R> Composer<R> {
             let trained = self.training.take().expect("just seen").join().ok().flatten();
             if let Some(d) = trained {
                 self.next_dict_id += 1;
-                // The next one learns from eight times as many records.
-                self.train_at = self.train_at.saturating_mul(8);
                 return Some(Arc::new(d));
             }
             tracing::warn!("no dictionary could be trained; trying again later on more records");
@@ -1169,27 +1170,23 @@ impl<R> Composer<R> {
         if !self.seeded {
             self.seeded = true;
             let reader = Reader { shared: self.shared.clone() };
-            self.samples = tail_samples(&reader, self.train_at);
-            self.sample_bytes = self.samples.iter().map(Vec::len).sum();
+            for r in tail_records(&reader, self.train_at) {
+                self.sample(r);
+            }
         }
         for p in pending {
-            self.sample_bytes += p.bytes.len();
-            self.samples.push(p.bytes.clone());
+            self.sample(p.bytes.clone());
         }
-        if self.sample_bytes < self.train_at {
+        if self.seen_bytes < self.train_at {
             return None;
         }
         let samples = std::mem::take(&mut self.samples);
-        self.sample_bytes = 0;
+        (self.seen, self.seen_bytes) = (0, 0);
         let id = self.next_dict_id;
         let spawned = std::thread::Builder::new().name("lode-dict".into()).spawn(move || {
-            // The lowest priority: appends and reads come first; the dictionary can wait.
-            if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-                tracing::debug!(error = %e, "could not lower the training thread's priority");
-            }
             let started = std::time::Instant::now();
             let d = block::train_dict(&samples).and_then(|bytes| block::Dict::new(id, bytes).ok());
-            tracing::info!(id, records = samples.len(), trained = d.is_some(), took = ?started.elapsed(), "training the log's dictionary");
+            tracing::info!(id, samples = samples.len(), trained = d.is_some(), took = ?started.elapsed(), "training the log's dictionary");
             d
         });
         match spawned {
@@ -1198,11 +1195,19 @@ impl<R> Composer<R> {
         }
         None
     }
+
+    fn sample(&mut self, record: Vec<u8>) {
+        self.seen_bytes += record.len();
+        if self.seen % DICT_SAMPLE_EVERY == 0 {
+            self.samples.push(record);
+        }
+        self.seen += 1;
+    }
 }
 
-/// The log's last records, newest blocks first, until they reach `max_bytes`: samples to train a
-/// dictionary on. A block that does not read is skipped (verification reports it).
-fn tail_samples(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
+/// The log's last records, newest blocks first, until they reach `max_bytes`: to sample for a
+/// dictionary. A block that does not read is skipped (verification reports it).
+fn tail_records(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
     let firsts: Vec<u64> = reader.shared.index.read().expect("index lock").blocks.clone();
     let mut out = Vec::new();
     let mut bytes = 0;
@@ -1219,10 +1224,16 @@ fn tail_samples(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
     out
 }
 
-/// Dictionaries the log trains, at most: the first early (after `Options::dict_train_bytes` of
-/// records), the second on eight times as many, which compresses better (a dictionary learns
-/// from its samples, and a log's first records are mostly registrations).
-const DICTS_TRAINED_MAX: u32 = 2;
+/// The dictionary learns from one record in this many: what matters is that its samples span
+/// the log's history, not how many they are (`docs/benchmarks.md`: one in eight of 16,000
+/// records trains in a seventh of the time and compresses as well as all of them).
+const DICT_SAMPLE_EVERY: u64 = 8;
+
+/// Dictionaries the log trains, at most. One, on enough records to learn from: trained on a
+/// custody log's first 1 MiB (mostly registrations), a dictionary compressed the rest worse than
+/// 16 KiB blocks without one (`docs/benchmarks.md`). Blocks name their dictionary, so a log can
+/// be given more later without a format change.
+const DICTS_TRAINED_MAX: u32 = 1;
 
 /// The syncer thread: makes what the writer handed to sled durable, publishes the durable head,
 /// and answers the requests. One flush and one fsync cover every group that arrived meanwhile.

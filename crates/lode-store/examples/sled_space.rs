@@ -1,0 +1,67 @@
+//! What sled 0.34 alone keeps on disk for what is live, written the way the store writes: values
+//! under increasing keys, in atomic batches, each batch flushed (`docs/benchmarks.md`, the disk
+//! row's limit).
+//!
+//! ```sh
+//! cargo run --release -p lode-store --example sled_space
+//! ```
+//!
+//! For each value size, writes 40 MB of incompressible values, 34 to a batch (about what a
+//! group of 1,000 events makes of 4.3 KB blocks), into a fresh database in a temporary
+//! directory, closes it, and prints the bytes of its files against the keys' and values' bytes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a measuring tool: stop at the first failure
+
+use std::path::Path;
+
+fn main() {
+    const TOTAL: usize = 40_000_000;
+    const PER_BATCH: usize = 34;
+    println!("value bytes, live bytes, bytes on disk, ratio");
+    for size in [200usize, 1_000, 4_300, 16_000, 70_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).flush_every_ms(None).open().unwrap();
+        let tree = db.open_tree("log").unwrap();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut live = 0;
+        let mut key = 0u64;
+        while live < TOTAL {
+            let mut batch = sled::Batch::default();
+            for _ in 0..PER_BATCH {
+                let value: Vec<u8> = (0..size)
+                    .map(|_| {
+                        // xorshift: incompressible, like compressed blocks.
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        state as u8
+                    })
+                    .collect();
+                live += value.len() + 8;
+                batch.insert(&key.to_be_bytes(), value);
+                key += 1;
+            }
+            tree.apply_batch(batch).unwrap();
+            db.flush().unwrap();
+        }
+        drop(tree);
+        drop(db);
+        let disk = dir_bytes(dir.path());
+        println!("{size}, {live}, {disk}, {:.2}", disk as f64 / live as f64);
+    }
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let md = e.metadata().unwrap();
+            if md.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                md.len()
+            }
+        })
+        .sum()
+}
