@@ -1064,6 +1064,23 @@ impl<R> Composer<R> {
                 }
             }
         }
+        self.keep_trained_dict();
+    }
+
+    /// At close: a dictionary whose training ended after the last group (a short `lode append`
+    /// writes its last group long before) is stored on its own, for the next process to use.
+    fn keep_trained_dict(&mut self) {
+        let Some(t) = self.training.take() else { return };
+        let Ok(Some(d)) = t.join() else { return };
+        if self.failed.is_some() {
+            return;
+        }
+        match self.shared.log.insert(block::dict_key(d.id), d.encode()) {
+            Ok(_) => self.shared.dicts.write().expect("dictionaries lock").insert(Arc::new(d)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not store the trained dictionary; the next process trains again")
+            }
+        }
     }
 
     /// Hands the group to sled as blocks, index segments and the new head, in one atomic batch.

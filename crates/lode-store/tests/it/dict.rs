@@ -102,3 +102,22 @@ fn a_log_grown_by_short_lived_processes_trains_on_what_earlier_ones_wrote() {
     drop(store);
     assert_eq!(verify_dir(dir.path(), Some(head)).unwrap().head, head);
 }
+
+#[test]
+fn a_dictionary_trained_after_the_last_group_is_kept_at_close() {
+    // One `lode append` of a file: its groups are written before training ends.
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { dict_train_bytes: 64 << 10, ..options() };
+    let store = Store::open_open(dir.path(), options.clone()).unwrap();
+    let events: Vec<_> = (1..=400).map(|i| event(i, &["all"])).collect();
+    store.append(events).unwrap();
+    let head = store.head();
+    store.close().unwrap();
+    let store = Store::open_open(dir.path(), options).unwrap();
+    assert!(store.reader().stored_bytes().unwrap().dicts > 0, "the dictionary was dropped at close");
+    // The next group uses it.
+    store.append(vec![event(401, &["all"])]).unwrap();
+    drop(store);
+    assert_eq!(raw_blocks(dir.path()).last().unwrap().1[0], 3);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().head.seq, head.seq + 1);
+}
