@@ -83,6 +83,15 @@ fn to_framed_blocks(dir: &std::path::Path) {
     }
 }
 
+/// A store of `N` events whose blocks `rewrite` put in another format, verified as it is.
+fn rewritten(rewrite: fn(&std::path::Path)) -> (tempfile::TempDir, lode_store::Head) {
+    let dir = tempfile::tempdir().unwrap();
+    let head = filled(dir.path(), N, 7).head();
+    rewrite(dir.path());
+    assert_eq!(verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head, head);
+    (dir, head)
+}
+
 fn export_of(records: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     for r in records {
@@ -119,27 +128,19 @@ proptest! {
     #[test]
     fn any_single_byte_change_in_a_store_of_uncompressed_blocks_is_caught_at_its_record(block_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
         // Ledgers written before blocks were compressed are read and verified as they are.
-        let dir = tempfile::tempdir().unwrap();
-        let head = filled(dir.path(), N, 7).head();
-        to_plain_blocks(dir.path());
-        prop_assert_eq!(verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head, head);
+        let (dir, _) = rewritten(to_plain_blocks);
         flip_a_stored_byte(dir.path(), block_pick, byte_pick, xor)?;
     }
 
     #[test]
     fn any_single_byte_change_in_a_store_of_framed_blocks_is_caught_at_its_record(block_pick in any::<prop::sample::Index>(), byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
-        let dir = tempfile::tempdir().unwrap();
-        let head = filled(dir.path(), N, 7).head();
-        to_framed_blocks(dir.path());
-        prop_assert_eq!(verify_path(dir.path(), None, |_| {}).unwrap().unwrap().head, head);
+        let (dir, _) = rewritten(to_framed_blocks);
         flip_a_stored_byte(dir.path(), block_pick, byte_pick, xor)?;
     }
 
     #[test]
     fn any_single_byte_change_in_a_dictionary_is_caught_at_the_first_record_it_changes(byte_pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
-        let dir = tempfile::tempdir().unwrap();
-        let head = filled(dir.path(), N, 7).head();
-        to_framed_blocks(dir.path());
+        let (dir, head) = rewritten(to_framed_blocks);
         let original = dicts_of(dir.path());
         let mut value = original.get(1).unwrap().encode();
         let offset = byte_pick.index(value.len());
@@ -308,27 +309,14 @@ fn a_history_rewritten_from_its_first_record_is_blamed_on_record_1() {
     assert_eq!(failure.seq, 1, "{failure}");
 }
 
-#[test]
-fn a_store_of_uncompressed_blocks_reads_as_it_was_written() {
+/// Rewrites a store's blocks with `rewrite`, checks they are of format `version`, then reads
+/// every record back by position, in order and by stream, and verifies the store.
+fn reads_as_it_was_written(rewrite: fn(&std::path::Path), version: u8) {
     let dir = tempfile::tempdir().unwrap();
     let head = filled(dir.path(), N, 7).head();
     let recs = raw_records(dir.path());
-    to_plain_blocks(dir.path());
-    assert!(raw_blocks(dir.path()).iter().all(|(_, v)| v[0] == 1), "the first block format");
-    let store = lode_store::Store::open_open(dir.path(), options()).unwrap();
-    assert_eq!(store.head(), head);
-    let read: Vec<Vec<u8>> = store.reader().range(1, usize::MAX).unwrap().into_iter().map(|r| r.bytes).collect();
-    assert_eq!(read, recs);
-    assert_eq!(store.reader().get(N / 2).unwrap().unwrap().bytes, recs[N as usize / 2 - 1]);
-}
-
-#[test]
-fn a_store_of_framed_blocks_reads_as_it_was_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let head = filled(dir.path(), N, 7).head();
-    let recs = raw_records(dir.path());
-    to_framed_blocks(dir.path());
-    assert!(raw_blocks(dir.path()).iter().all(|(_, v)| v[0] == 3), "the third block format");
+    rewrite(dir.path());
+    assert!(raw_blocks(dir.path()).iter().all(|(_, v)| v[0] == version), "blocks of format {version}");
     let store = lode_store::Store::open_open(dir.path(), options()).unwrap();
     assert_eq!(store.head(), head);
     let reader = store.reader();
@@ -342,6 +330,16 @@ fn a_store_of_framed_blocks_reads_as_it_was_written() {
     drop(reader);
     drop(store);
     assert_eq!(verify_dir(dir.path(), Some(head)).unwrap().head, head);
+}
+
+#[test]
+fn a_store_of_uncompressed_blocks_reads_as_it_was_written() {
+    reads_as_it_was_written(to_plain_blocks, 1);
+}
+
+#[test]
+fn a_store_of_framed_blocks_reads_as_it_was_written() {
+    reads_as_it_was_written(to_framed_blocks, 3);
 }
 
 #[test]
