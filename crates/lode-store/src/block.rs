@@ -59,15 +59,20 @@ pub fn dict_key_id(key: &[u8]) -> Option<u32> {
 pub const HEAD_KEY: &[u8] = b"h";
 /// Key of the format version.
 pub const FORMAT_KEY: &[u8] = b"format";
-/// The layout this code writes.
+/// The layout this code writes into a new log.
 pub const FORMAT_VERSION: &[u8] = b"lode-log-v2";
-/// The first layout, still read and appended to as it is: Merkle node pages of 256 nodes.
+/// `lode-log-v2` once the log holds a compression dictionary (and so, from then on, blocks of
+/// format 3): written in the batch that stores the dictionary, so that a binary that knows
+/// neither refuses the log at open rather than failing on its blocks.
+pub const FORMAT_VERSION_DICT: &[u8] = b"lode-log-v3";
+/// The first layout, still read and appended to as it is: Merkle node pages of 256 nodes, blocks
+/// of formats 1 and 2 only.
 pub const FORMAT_VERSION_V1: &[u8] = b"lode-log-v1";
 
 /// Merkle nodes per page in a log of the given layout; `None` for a layout this code does not know.
 pub fn nodes_per_page(format: &[u8]) -> Option<u64> {
     match format {
-        FORMAT_VERSION => Some(NODES_PER_PAGE),
+        FORMAT_VERSION | FORMAT_VERSION_DICT => Some(NODES_PER_PAGE),
         FORMAT_VERSION_V1 => Some(NODES_PER_PAGE_V1),
         _ => None,
     }

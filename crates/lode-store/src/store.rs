@@ -363,12 +363,13 @@ impl<G: Gate> Store<G> {
             state.clear().map_err(|e| storage(sled_to_io(e)))?;
         }
 
-        let nodes_per_page = match log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))? {
-            Some(v) if block::nodes_per_page(&v).is_some() => block::nodes_per_page(&v).expect("just matched"),
+        let layout = log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))?;
+        let nodes_per_page = match &layout {
+            Some(v) if block::nodes_per_page(v).is_some() => block::nodes_per_page(v).expect("just matched"),
             Some(v) => {
                 return Err(OpenError::Format {
                     path: dir.to_owned(),
-                    found: String::from_utf8_lossy(&v).into_owned(),
+                    found: String::from_utf8_lossy(v).into_owned(),
                     expected: String::from_utf8_lossy(block::FORMAT_VERSION).into_owned(),
                 })
             }
@@ -472,9 +473,12 @@ impl<G: Gate> Store<G> {
             samples: Vec::new(),
             seen: 0,
             seen_bytes: 0,
-            train_at: options.dict_train_bytes,
+            train_at: if layout.as_deref() == Some(block::FORMAT_VERSION_V1) { 0 } else { options.dict_train_bytes },
             training: None,
             seeded: false,
+            // A log of the first layout keeps blocks of formats 1 and 2; one of the second is
+            // marked as the third when it gets its dictionary.
+            layout_v2: layout.as_deref().is_none_or(|v| v == block::FORMAT_VERSION),
         };
         let composer = std::thread::Builder::new()
             .name("lode-composer".into())
@@ -685,12 +689,14 @@ struct Composer<R> {
     seen_bytes: usize,
     /// Train once `seen_bytes` reaches this; 0: never.
     train_at: usize,
-    /// Training runs on a thread of its own (it takes a few hundred milliseconds), while groups
-    /// keep being written in format 2.
+    /// Training runs on a thread of its own (about 70 ms on 1 MiB of samples), while groups keep
+    /// being written in format 2.
     training: Option<std::thread::JoinHandle<Option<block::Dict>>>,
     /// Whether the samples hold the log's last records already: a log grown by many short-lived
     /// processes (one `lode append` each) trains on what earlier ones wrote.
     seeded: bool,
+    /// The log's layout is `lode-log-v2`: storing a dictionary also marks it `lode-log-v3`.
+    layout_v2: bool,
 }
 
 /// A group handed to sled, waiting for the syncer to make it durable and answer its requests.
@@ -1075,8 +1081,10 @@ impl<R> Composer<R> {
         if self.failed.is_some() {
             return;
         }
-        match self.shared.log.insert(block::dict_key(d.id), d.encode()) {
-            Ok(_) => self.shared.dicts.write().expect("dictionaries lock").insert(Arc::new(d)),
+        let mut batch = sled::Batch::default();
+        self.add_dict(&mut batch, &d);
+        match self.shared.log.apply_batch(batch) {
+            Ok(()) => self.shared.dicts.write().expect("dictionaries lock").insert(Arc::new(d)),
             Err(e) => {
                 tracing::warn!(error = %e, "could not store the trained dictionary; the next process trains again")
             }
@@ -1090,7 +1098,7 @@ impl<R> Composer<R> {
         let new_dict = self.train(pending);
         if let Some(d) = &new_dict {
             // In the same batch as the first blocks that need it.
-            batch.insert(&block::dict_key(d.id), d.encode());
+            self.add_dict(&mut batch, d);
         }
         let dict = new_dict.clone().or_else(|| self.dict.clone());
         let mut start = 0;
@@ -1159,8 +1167,17 @@ impl<R> Composer<R> {
             // Before the blocks are indexed: a reader that finds them can decode them.
             self.shared.dicts.write().expect("dictionaries lock").insert(d.clone());
             self.dict = Some(d);
+            self.layout_v2 = false;
         }
         Ok(firsts)
+    }
+
+    /// Adds dictionary `d` to `batch`, and the layout that says the log has one.
+    fn add_dict(&self, batch: &mut sled::Batch, d: &block::Dict) {
+        batch.insert(&block::dict_key(d.id), d.encode());
+        if self.layout_v2 {
+            batch.insert(block::FORMAT_KEY, block::FORMAT_VERSION_DICT);
+        }
     }
 
     /// Samples `pending`'s records until the log has written enough, then trains the log's

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use lode_store::block;
 use lode_store::{Options, Store};
 
 use crate::support::*;
@@ -37,6 +38,8 @@ fn a_log_trains_its_dictionary_and_reads_back_every_record() {
 
     let versions: Vec<u8> = raw_blocks(dir.path()).iter().map(|(_, v)| v[0]).collect();
     assert!(versions.contains(&2) && versions.contains(&3), "blocks of both formats: {versions:?}");
+    // A binary that knows no dictionaries refuses the log at open, not at its blocks.
+    assert_eq!(layout_of(dir.path()).as_deref(), Some(block::FORMAT_VERSION_DICT));
     assert_eq!(raw_records(dir.path()), written);
 
     // Read back after reopening, by position, by stream and in order, then verified.
@@ -120,4 +123,32 @@ fn a_dictionary_trained_after_the_last_group_is_kept_at_close() {
     drop(store);
     assert_eq!(raw_blocks(dir.path()).last().unwrap().1[0], 3);
     assert_eq!(verify_dir(dir.path(), None).unwrap().head.seq, head.seq + 1);
+}
+
+fn layout_of(dir: &std::path::Path) -> Option<Vec<u8>> {
+    let db = sled_open(dir);
+    let log = db.open_tree("log").unwrap();
+    log.get(block::FORMAT_KEY).unwrap().map(|v| v.to_vec())
+}
+
+#[test]
+fn a_log_of_the_first_layout_keeps_the_second_block_format() {
+    // Marked `lode-log-v1` (256-node Merkle pages): it stays readable by the binaries that made it.
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open_open(dir.path(), options()).unwrap());
+    {
+        let db = sled_open(dir.path());
+        db.open_tree("log").unwrap().insert(block::FORMAT_KEY, block::FORMAT_VERSION_V1).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open_open(dir.path(), Options { dict_train_bytes: 64 << 10, ..options() }).unwrap();
+    let events: Vec<_> = (1..=1000).map(|i| event(i, &["all"])).collect();
+    for chunk in events.chunks(100) {
+        store.append(chunk.to_vec()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store.close().unwrap();
+    assert_eq!(layout_of(dir.path()).as_deref(), Some(block::FORMAT_VERSION_V1));
+    assert!(raw_blocks(dir.path()).iter().all(|(_, v)| v[0] == 2));
+    assert!(dicts_of(dir.path()).is_empty());
 }
