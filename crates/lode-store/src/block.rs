@@ -89,7 +89,7 @@ const BLOCK_VERSION_ZSTD: u8 = 2;
 const BLOCK_VERSION_FRAMES: u8 = 3;
 /// A frame of a format-3 block is closed once its records reach this many bytes. With a
 /// dictionary, frames of 2 KiB (about four custody records) store smaller than 16 KiB blocks
-/// without one, and decompress in a fifth of the time (measured in `docs/benchmarks.md`).
+/// without one, and one record reads in a quarter of the time (measured in `docs/benchmarks.md`).
 pub const FRAME_BYTES: usize = 2 << 10;
 /// The version byte of a stored dictionary.
 const DICT_VERSION: u8 = 1;

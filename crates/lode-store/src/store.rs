@@ -1205,11 +1205,11 @@ impl<R> Composer<R> {
             self.seeded = true;
             let reader = Reader { shared: self.shared.clone() };
             for r in tail_records(&reader, self.train_at) {
-                self.sample(r);
+                self.sample(&r);
             }
         }
         for p in pending {
-            self.sample(p.bytes.clone());
+            self.sample(&p.bytes);
         }
         if self.seen_bytes < self.train_at {
             return None;
@@ -1230,10 +1230,11 @@ impl<R> Composer<R> {
         None
     }
 
-    fn sample(&mut self, record: Vec<u8>) {
+    /// Counts `record` towards training, and keeps a copy of one in [`DICT_SAMPLE_EVERY`].
+    fn sample(&mut self, record: &[u8]) {
         self.seen_bytes += record.len();
         if self.seen % DICT_SAMPLE_EVERY == 0 {
-            self.samples.push(record);
+            self.samples.push(record.to_vec());
         }
         self.seen += 1;
     }
