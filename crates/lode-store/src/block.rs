@@ -267,21 +267,15 @@ impl Block {
         let mut raw = Vec::with_capacity(value.len() * 4);
         let mut spans = Vec::new();
         let mut broken = self.broken.clone();
-        for (i, f) in frames.iter().enumerate() {
-            let stated = frames.get(i + 1).map_or(*records, |next| next.first as usize) - f.first as usize;
-            match decompress_frame(dict, value, f, &mut raw) {
-                Ok(s) if s.len() == stated => spans.extend(s),
-                Ok(_) => {
-                    broken = Some((
-                        f.first as usize,
-                        Corrupt { what: "block", why: "a frame holds another number of records than its table says" },
-                    ));
-                    break;
-                }
-                Err(why) => {
-                    broken = Some((f.first as usize, Corrupt { what: "block", why }));
-                    break;
-                }
+        for (k, f) in frames.iter().enumerate() {
+            let appended = with_frame(dict, value, frames, *records, k, |bytes, records| {
+                let at = raw.len() as u32;
+                raw.extend_from_slice(bytes);
+                spans.extend(records.iter().map(|&(start, len)| (at + start, len)));
+            });
+            if let Err(why) = appended {
+                broken = Some((f.first as usize, Corrupt { what: "block", why }));
+                break;
             }
         }
         Block { repr: Repr::Raw { raw, frames: spans }, broken }
@@ -347,26 +341,13 @@ impl Block {
         }
     }
 
-    fn from_raw(raw: Vec<u8>, mut at: usize) -> Block {
-        let bad = |why| Corrupt { what: "block", why };
-        let mut frames = Vec::new();
-        let mut broken = None;
-        while at < raw.len() {
-            let Some(len) = raw.get(at..at + 4) else {
-                broken = Some((frames.len(), bad("truncated length")));
-                break;
-            };
-            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-            if raw.len() - at - 4 < len {
-                broken = Some((frames.len(), bad("record runs past the end of the block")));
-                break;
-            }
-            frames.push(((at + 4) as u32, len as u32));
-            at += 4 + len;
-        }
-        if frames.is_empty() && broken.is_none() {
-            broken = Some((0, bad("no records")));
-        }
+    fn from_raw(raw: Vec<u8>, at: usize) -> Block {
+        let (frames, broken) = record_spans(&raw, at);
+        let broken = match broken {
+            Some(why) => Some((frames.len(), Corrupt { what: "block", why })),
+            None if frames.is_empty() => Some((0, Corrupt { what: "block", why: "no records" })),
+            None => None,
+        };
         Block { repr: Repr::Raw { raw, frames }, broken }
     }
 
@@ -402,20 +383,12 @@ impl Block {
                     return Ok(None);
                 }
                 let k = frames.partition_point(|f| f.first as usize <= n) - 1;
-                let f = &frames[k];
-                let stated = frames.get(k + 1).map_or(self.len(), |next| next.first as usize) - f.first as usize;
-                let mut raw = Vec::new();
-                let spans = decompress_frame(dict, value, f, &mut raw).map_err(|why| Corrupt { what: "block", why })?;
-                if spans.len() != stated {
-                    return Err(Corrupt {
-                        what: "block",
-                        why: "a frame holds another number of records than its table says",
-                    });
-                }
-                let (start, len) = spans[n - f.first as usize];
-                raw.truncate((start + len) as usize);
-                raw.drain(..start as usize);
-                Ok(Some(Cow::Owned(raw)))
+                let i = n - frames[k].first as usize;
+                let record = with_frame(dict, value, frames, self.len(), k, |bytes, records| {
+                    let (start, len) = records[i];
+                    bytes[start as usize..(start + len) as usize].to_vec()
+                });
+                record.map(|r| Some(Cow::Owned(r))).map_err(|why| Corrupt { what: "block", why })
             }
         }
     }
@@ -541,28 +514,49 @@ fn compress_with(dict: &Dict, raw: &[u8], out: &mut Vec<u8>) {
     })
 }
 
-/// Decompresses frame `f` of a format-3 block `value` onto the end of `raw`; returns the start
-/// and length of each of its records in `raw` (the callers compare their number with the
-/// table's).
-fn decompress_frame(dict: &Dict, value: &[u8], f: &Frame, raw: &mut Vec<u8>) -> Result<Vec<(u32, u32)>, &'static str> {
-    let at = raw.len();
-    decompress_with(dict, &value[f.start as usize..(f.start + f.len) as usize], raw)?;
+/// The start and length of each length-prefixed record in `raw` from `at` on, and why the walk
+/// stopped early, if it did: the body of a block, or of one frame of a format-3 block.
+fn record_spans(raw: &[u8], mut at: usize) -> (Vec<(u32, u32)>, Option<&'static str>) {
     let mut spans = Vec::new();
-    let mut i = at;
-    while i < raw.len() {
-        let len = raw.get(i..i + 4).ok_or("a frame's records are truncated")?;
+    while at < raw.len() {
+        let Some(len) = raw.get(at..at + 4) else { return (spans, Some("truncated length")) };
         let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-        if raw.len() - i - 4 < len {
-            return Err("a record runs past the end of its frame");
+        if raw.len() - at - 4 < len {
+            return (spans, Some("record runs past the end of the block"));
         }
-        spans.push(((i + 4) as u32, len as u32));
-        i += 4 + len;
+        spans.push(((at + 4) as u32, len as u32));
+        at += 4 + len;
     }
-    Ok(spans)
+    (spans, None)
 }
 
-/// Appends what the zstd `frame`, compressed with `dict`, holds to `out`.
-fn decompress_with(dict: &Dict, frame: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+/// Decompresses frame `k` of a format-3 block `value` (whose table lists `records` in all) and
+/// hands `f` its bytes and the start and length of each of its records, once they are checked
+/// against the table's count.
+fn with_frame<T>(
+    dict: &Dict,
+    value: &[u8],
+    frames: &[Frame],
+    records: usize,
+    k: usize,
+    f: impl FnOnce(&[u8], &[(u32, u32)]) -> T,
+) -> Result<T, &'static str> {
+    let frame = &frames[k];
+    let stated = frames.get(k + 1).map_or(records, |next| next.first as usize) - frame.first as usize;
+    with_decompressed(
+        dict,
+        &value[frame.start as usize..(frame.start + frame.len) as usize],
+        |bytes| match record_spans(bytes, 0) {
+            (spans, None) if spans.len() == stated => Ok(f(bytes, &spans)),
+            (_, None) => Err("a frame holds another number of records than its table says"),
+            (_, Some(why)) => Err(why),
+        },
+    )?
+}
+
+/// Decompresses the zstd `frame`, compressed with `dict`, into a buffer kept per thread and
+/// hands it to `f`.
+fn with_decompressed<T>(dict: &Dict, frame: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<T, &'static str> {
     thread_local! {
         static DCTX: std::cell::RefCell<Option<(zstd::zstd_safe::DCtx<'static>, Vec<u8>)>> =
             const { std::cell::RefCell::new(None) };
@@ -578,10 +572,7 @@ fn decompress_with(dict: &Dict, frame: &[u8], out: &mut Vec<u8>) -> Result<(), &
         scratch.clear();
         scratch.reserve(size);
         match dctx.decompress_using_ddict(scratch, frame, &dict.ddict) {
-            Ok(n) if n == size => {
-                out.extend_from_slice(scratch);
-                Ok(())
-            }
+            Ok(n) if n == size => Ok(f(scratch)),
             Ok(_) => Err("a frame decompresses to another size than it states"),
             Err(_) => Err("a frame does not decompress (damaged)"),
         }

@@ -394,7 +394,7 @@ impl<G: Gate> Store<G> {
         };
 
         let index = load_index(&log, stored.seq)?;
-        let (dicts, next_dict_id) = load_dicts(&log)?;
+        let (dicts, next_dict_id) = load_dicts(&log).map_err(|e| storage(sled_to_io(e)))?;
 
         let head = Head { seq: stored.seq, hash: stored.hash };
         let (durable_tx, _) = watch::channel(head.seq);
@@ -1459,13 +1459,16 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
 
 /// The log's dictionaries, and the id the next one gets. One that does not decode is left out
 /// (with a warning): the blocks that name it fail to decode, at their position, and
-/// verification reports them.
-fn load_dicts(log: &sled::Tree) -> Result<(block::Dicts, u32), OpenError> {
+/// verification reports them. The id counts it all the same, so that none is ever overwritten.
+pub(crate) fn load_dicts(log: &sled::Tree) -> Result<(block::Dicts, u32), sled::Error> {
     let mut dicts = block::Dicts::default();
     let mut next = 1u32;
     for kv in log.scan_prefix([block::DICT_PREFIX]) {
-        let (k, v) = kv.map_err(|e| OpenError::Corrupt(format!("reading the dictionaries: {e}")))?;
-        let id = block::dict_key_id(&k).ok_or_else(|| OpenError::Corrupt("bad dictionary key".into()))?;
+        let (k, v) = kv?;
+        let Some(id) = block::dict_key_id(&k) else {
+            tracing::warn!(key = ?k, "a key under the dictionaries' prefix that names none");
+            continue;
+        };
         next = next.max(id.saturating_add(1));
         match block::Dict::decode(id, &v) {
             Ok(d) => dicts.insert(Arc::new(d)),

@@ -276,15 +276,8 @@ fn verify_tree(log: &sled::Tree, expect: Option<Head>, mut progress: impl FnMut(
         Some(f) => block::nodes_per_page(&f)
             .ok_or_else(|| Failure { seq: 0, what: format!("unknown layout {:?}", String::from_utf8_lossy(&f)) })?,
     };
-    // Blocks of the third format need the log's dictionaries. One that does not decode is left
-    // out: the blocks that name it then fail, at their position.
-    let mut dicts = block::Dicts::default();
-    for kv in log.scan_prefix([block::DICT_PREFIX]) {
-        let (k, value) = kv.map_err(|e| storage(0, e))?;
-        if let Some(dict) = block::dict_key_id(&k).and_then(|id| block::Dict::decode(id, &value).ok()) {
-            dicts.insert(std::sync::Arc::new(dict));
-        }
-    }
+    // Blocks of the third format need the log's dictionaries.
+    let (dicts, _) = crate::store::load_dicts(log).map_err(|e| storage(0, e))?;
     let dicts = &dicts;
     let mut v = ChainVerifier::new(expect);
     let mut tree = MerkleCheck { nodes_per_page, ..MerkleCheck::default() };

@@ -136,11 +136,9 @@ fn a_log_of_the_first_layout_keeps_the_second_block_format() {
     // Marked `lode-log-v1` (256-node Merkle pages): it stays readable by the binaries that made it.
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open_open(dir.path(), options()).unwrap());
-    {
-        let db = sled_open(dir.path());
-        db.open_tree("log").unwrap().insert(block::FORMAT_KEY, block::FORMAT_VERSION_V1).unwrap();
-        db.flush().unwrap();
-    }
+    edit_tree(dir.path(), "log", |log| {
+        log.insert(block::FORMAT_KEY, block::FORMAT_VERSION_V1).unwrap();
+    });
     let store = Store::open_open(dir.path(), Options { dict_train_bytes: 64 << 10, ..options() }).unwrap();
     let events: Vec<_> = (1..=1000).map(|i| event(i, &["all"])).collect();
     for chunk in events.chunks(100) {

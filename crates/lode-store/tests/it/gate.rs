@@ -157,15 +157,12 @@ fn a_state_tree_of_uncompressed_pages_is_rebuilt_from_the_log_once() {
     // at open and the gate replays the whole log, then persists compressed pages.
     let dir = tempfile::tempdir().unwrap();
     let counts = filled_counter(dir.path());
-    {
-        let db = sled_open(dir.path());
-        let state = db.open_tree("state").unwrap();
+    edit_tree(dir.path(), "state", |state| {
         state.remove(lode_store::STATE_CODEC_KEY).unwrap();
         for (k, n) in &counts {
             state.insert(k.as_bytes(), &n.to_be_bytes()[..]).unwrap();
         }
-        db.flush().unwrap();
-    }
+    });
     let (store, restored) = open_counter(dir.path());
     assert!(!restored, "an old state tree is not restored from");
     assert_eq!(persisted_counts(&store), counts);
@@ -200,15 +197,12 @@ fn persisted_counts(store: &Store<Counter>) -> BTreeMap<String, u64> {
 fn a_damaged_compressed_page_makes_the_state_rebuild_rather_than_restore_part_of_it() {
     let dir = tempfile::tempdir().unwrap();
     let counts = filled_counter(dir.path());
-    {
-        let db = sled_open(dir.path());
-        let state = db.open_tree("state").unwrap();
+    edit_tree(dir.path(), "state", |state| {
         let mut page = state.get(b"lot-5").unwrap().unwrap().to_vec();
         let last = page.len() - 1;
         page[last] ^= 0x40; // the frame's checksum
         state.insert(b"lot-5", page).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let (store, restored) = open_counter(dir.path());
     assert!(!restored);
     assert_eq!(persisted_counts(&store), counts);

@@ -86,12 +86,18 @@ pub fn rewrite(dir: &Path, records: &[Vec<u8>], per_block: usize, head: Option<S
     db.flush().expect("flush");
 }
 
+/// Changes sled tree `tree` of the store in `dir` behind the store's back, then flushes.
+pub fn edit_tree(dir: &Path, tree: &str, edit: impl FnOnce(&sled::Tree)) {
+    let db = sled_open(dir);
+    edit(&db.open_tree(tree).expect("tree"));
+    db.flush().expect("flush");
+}
+
 /// Replaces one block value as it is, bytes and all.
 pub fn put_block(dir: &Path, first: u64, value: Vec<u8>) {
-    let db = sled_open(dir);
-    let log = db.open_tree("log").expect("tree");
-    log.insert(block::key(block::BLOCK_PREFIX, first), value).expect("insert");
-    db.flush().expect("flush");
+    edit_tree(dir, "log", |log| {
+        log.insert(block::key(block::BLOCK_PREFIX, first), value).expect("insert");
+    });
 }
 
 /// The dictionaries stored in a log tree.
@@ -114,10 +120,9 @@ pub fn dicts_of(dir: &Path) -> block::Dicts {
 
 /// Stores `value` as dictionary `id`, bytes and all.
 pub fn put_dict(dir: &Path, id: u32, value: Vec<u8>) {
-    let db = sled_open(dir);
-    let log = db.open_tree("log").expect("tree");
-    log.insert(block::dict_key(id), value).expect("insert");
-    db.flush().expect("flush");
+    edit_tree(dir, "log", |log| {
+        log.insert(block::dict_key(id), value).expect("insert");
+    });
 }
 
 /// Every block as (first position, value).

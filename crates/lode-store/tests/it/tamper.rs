@@ -347,10 +347,9 @@ fn a_block_naming_a_dictionary_the_log_lacks_fails_verification_there() {
     let dir = tempfile::tempdir().unwrap();
     let head = filled(dir.path(), N, 7).head();
     to_framed_blocks(dir.path());
-    let db = sled_open(dir.path());
-    db.open_tree("log").unwrap().remove(lode_store::block::dict_key(1)).unwrap();
-    db.flush().unwrap();
-    drop(db);
+    edit_tree(dir.path(), "log", |log| {
+        log.remove(lode_store::block::dict_key(1)).unwrap();
+    });
     let failure = verify_path(dir.path(), Some(head), |_| {}).unwrap().unwrap_err();
     assert_eq!(failure.seq, 1, "{failure}");
     assert!(failure.what.contains("dictionary"), "{failure}");
