@@ -156,7 +156,7 @@ pub fn check_log(reader: &Reader, cp: &Checkpoint, out: &mut serde_json::Value) 
     let root = reader.merkle_root(cp.size).context("reading the tree's nodes")?;
     let chain = match cp.size {
         0 => Hash::GENESIS,
-        n => reader.get(n)?.context("reading the record at the checkpoint")?.hash,
+        n => reader.get(n)?.context("reading the record at the checkpoint")?.hash(),
     };
     let consistency = if cp.size == 0 {
         Ok(())

@@ -43,7 +43,7 @@ pub fn run(dir: &Path, p: Prove) -> Result<(), Failed> {
             json!({
                 "seq": seq,
                 "size": size,
-                "leaf": lode_store::record::leaf_hash(&record.bytes).to_hex(),
+                "leaf": record.leaf().to_hex(),
                 "root": reader.merkle_root(size).context("reading the tree's nodes")?.to_hex(),
                 "proof": hexes(&proof),
             })

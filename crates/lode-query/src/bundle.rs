@@ -246,13 +246,11 @@ fn collect(reader: &Reader, ledger: &Ledger, lot: &str, since: Option<&Checkpoin
             let old_root = reader.merkle_root(cp.size).ok_or_else(no_nodes)?;
             let chain = match cp.size {
                 0 => Hash::GENESIS,
-                n => {
-                    reader
-                        .get(n)
-                        .map_err(store_err(log))?
-                        .ok_or_else(|| refused(format!("record {n} is missing from the log")))?
-                        .hash
-                }
+                n => reader
+                    .get(n)
+                    .map_err(store_err(log))?
+                    .ok_or_else(|| refused(format!("record {n} is missing from the log")))?
+                    .hash(),
             };
             let proof = reader.consistency_proof(cp.size, size).ok_or_else(no_nodes)?;
             let consistency =

@@ -252,6 +252,7 @@ fn events(reader: &Reader, ledger: &Ledger, emit: &mut Emit<'_>) -> Result<(), C
         }
         let (id, env) = parse(&record).map_err(ExportError::from)?;
         let header = record.header();
+        let leaf = record.leaf();
         let corrected_by = ledger.read(|state, _| {
             let corrections = state.event(&id).map(|e| e.corrections.clone()).unwrap_or_default();
             spaced(corrections.iter().filter_map(|c| state.event(c)).map(|c| c.seq).filter(|&s| s <= head))
@@ -264,8 +265,8 @@ fn events(reader: &Reader, ledger: &Ledger, emit: &mut Emit<'_>) -> Result<(), C
             header.recorded_at.to_string(),
             env.actor().to_string(),
             spaced(&header.streams),
-            lode_store::record::leaf_hash(&record.bytes).to_hex(),
-            record.hash.to_hex(),
+            leaf.to_hex(),
+            lode_store::record::chain_hash(&header.prev, &leaf).to_hex(),
             corrected_by,
         ])?;
     }

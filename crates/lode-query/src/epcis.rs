@@ -142,7 +142,7 @@ pub fn percent_encode(text: &str) -> String {
 /// The EPCIS `eventID` of a record: `ni:///blake3;` and its leaf hash (`docs/format.md` §2, the
 /// Merkle leaf its inclusion proof starts from) in 64 lowercase hex digits.
 pub fn event_id(record: &Record) -> String {
-    format!("ni:///blake3;{}", lode_store::record::leaf_hash(&record.bytes).to_hex())
+    format!("ni:///blake3;{}", record.leaf().to_hex())
 }
 
 /// Parses a time bound, naming it in the error.

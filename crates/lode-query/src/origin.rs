@@ -119,7 +119,7 @@ pub fn origin_report(
         .get(size)
         .map_err(|e| ExportError::from(crate::audit::log_error(size, e)))?
         .ok_or_else(|| missing("record"))?
-        .hash;
+        .hash();
     let root_lot = &trace.lots[0];
     let stage_countries = ledger.read(|state, views| views.lot(state, lot).map(|v| v.origin.stages));
     let stage_countries = stage_countries.ok_or_else(|| ExportError::LotNotFound { lot: lot.to_string() })?;

@@ -24,7 +24,7 @@ use crate::{blocking, AppState, Limits, Problem};
 /// A record as the API answers it: its position, its chain hash, and the record exactly as stored.
 pub(crate) fn item(r: &Record) -> Result<String, Problem> {
     let raw = std::str::from_utf8(&r.bytes).map_err(|_| Problem::internal(format!("record {} is not UTF-8", r.seq)))?;
-    Ok(format!(r#"{{"seq":{},"hash":"{}","record":{}}}"#, r.seq, r.hash.to_hex(), raw))
+    Ok(format!(r#"{{"seq":{},"hash":"{}","record":{}}}"#, r.seq, r.hash().to_hex(), raw))
 }
 
 fn position_json(id: &uuid::Uuid, p: &Position) -> Value {

@@ -449,7 +449,7 @@ pub(crate) async fn inclusion(
         Ok(Json(json!({
             "seq": seq,
             "size": size,
-            "leaf": lode_store::record::leaf_hash(&record.bytes).to_hex(),
+            "leaf": record.leaf().to_hex(),
             "root": reader.merkle_root(size).ok_or_else(missing)?.to_hex(),
             "proof": hexes(&proof),
         }))

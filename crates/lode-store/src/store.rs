@@ -108,18 +108,26 @@ pub struct Head {
 pub struct Record {
     /// Global position, from 1.
     pub seq: u64,
-    /// Chain hash of this record.
-    pub hash: Hash,
     /// The record's bytes exactly as stored and hashed.
     pub bytes: Vec<u8>,
 }
 
 impl Record {
-    /// Builds a record from stored bytes, computing its chain hash from its `prev` field.
+    /// Builds a record from stored bytes, once its header parses.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Record, record::Malformed> {
         let header = record::parse(&bytes)?;
-        let hash = record::chain_hash(&header.prev, &record::leaf_hash(&bytes));
-        Ok(Record { seq: header.seq, hash, bytes })
+        Ok(Record { seq: header.seq, bytes })
+    }
+
+    /// The record's chain hash, from its `prev` field and its leaf hash: computed when asked
+    /// (a BLAKE3 pass over the record), not on every read.
+    pub fn hash(&self) -> Hash {
+        record::chain_hash(&self.header().prev, &self.leaf())
+    }
+
+    /// The record's leaf hash (`docs/format.md` §2).
+    pub fn leaf(&self) -> Hash {
+        record::leaf_hash(&self.bytes)
     }
 
     /// The record's parsed header.
@@ -982,7 +990,7 @@ impl<G: Gate> Writer<G> {
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("indexed position {seq} is missing"))?;
                 let same = rec.header().event == event;
-                Ok((seq, rec.hash, same))
+                Ok((seq, rec.hash(), same))
             }
         }
     }
@@ -1402,11 +1410,11 @@ fn check_mark(reader: &Reader, head: Head, known: Head) -> Result<(), OpenError>
     let rec = reader.get(known.seq).map_err(|e| OpenError::Corrupt(e.to_string()))?.ok_or_else(|| {
         OpenError::Corrupt(format!("the record at position {} is missing, below the head {}", known.seq, head.seq))
     })?;
-    if rec.hash != known.hash {
+    if rec.hash() != known.hash {
         return Err(OpenError::Corrupt(format!(
             "the record at position {} has chain hash {}, but {} names {}: the log was rewritten or damaged",
             known.seq,
-            rec.hash,
+            rec.hash(),
             mark::MARK_FILE,
             known.hash
         )));

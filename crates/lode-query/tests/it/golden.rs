@@ -75,7 +75,7 @@ fn the_csv_headers_and_the_demos_tables_are_as_documented() {
         assert_eq!(fields[1], record.header().id.to_string());
         assert_eq!(fields[4], record.header().recorded_at);
         assert_eq!(fields[7], lode_store::record::leaf_hash(&record.bytes).to_hex());
-        assert_eq!(fields[8], record.hash.to_hex());
+        assert_eq!(fields[8], record.hash().to_hex());
     }
     // The corrected assay names its correction.
     let corrected = events.lines().find(|l| l.contains("0197f246-8f80-7a3c-9d5e-2b7c4f8a1e63")).unwrap();
@@ -172,7 +172,7 @@ fn a_report_rebuilt_from_an_earlier_log_states_that_log() {
     let report = origin_report(&reader, &past.ledger, "VN-NDPR-2025-0001", &OriginOptions::default()).unwrap();
     assert_eq!(report.checkpoint.size, 40);
     assert_eq!(report.checkpoint.root, reader.merkle_root(40).unwrap().to_hex());
-    assert_eq!(report.checkpoint.chain_head, reader.get(40).unwrap().unwrap().hash.to_hex());
+    assert_eq!(report.checkpoint.chain_head, reader.get(40).unwrap().unwrap().hash().to_hex());
     // The magnet lot did not exist yet.
     assert_eq!(
         origin_report(&reader, &past.ledger, "JP-MAG-2025-0001", &OriginOptions::default()).unwrap_err(),

@@ -15,7 +15,7 @@ fn appends_get_gap_free_positions_and_survive_reopening() {
     assert_eq!(store.head(), head);
     let all = store.reader().range(1, 1000).unwrap();
     assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
-    assert_eq!(all.last().unwrap().hash, head.hash);
+    assert_eq!(all.last().unwrap().hash(), head.hash);
     // Reads by stream and by id agree with the full log.
     let lot3: Vec<u64> = store.reader().stream("lot-3", 0, usize::MAX).unwrap().iter().map(|r| r.seq).collect();
     assert_eq!(lot3, (1..=100).filter(|i| i % 7 == 3).collect::<Vec<_>>());
