@@ -17,7 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use lode_domain::Envelope;
 use lode_projections::{prepare_event, Ledger};
+use lode_store::block::BlockBuilder;
 use lode_store::{Hash, Head, NewEvent, Options, Store, Ticket};
+
+/// Rounds of each ceiling in [`limits`], of which the best is kept.
+const CEILING_ROUNDS: usize = 5;
 
 /// Events per append batch in the import, as `lode append` sends them by default.
 pub const BATCH_EVENTS: usize = 1000;
@@ -200,44 +204,183 @@ pub fn verify(dir: &Path, expect: Option<(u64, [u8; 32])>) -> anyhow::Result<(u6
     Ok((report.head.seq, elapsed))
 }
 
-/// The hashing any verification of the ledger in `dir` must do, alone: every record's leaf hash
-/// (on two threads, as `verify_store` does) and the chain over them (on one), over the records
-/// held in memory. Its rate is the ceiling of verification on this machine; the rest of
-/// verification is reading, decompressing, parsing and checking.
+/// What bounds three of the comparison's figures on this machine, each measured on work Lode
+/// cannot skip, held in memory, without the rest of the path around it:
+///
+/// - verification: every record's leaf hash (on two threads, as `verify_store` does) and the
+///   chain over them (on one); the rest of verification is reading, decompressing, parsing and
+///   checking;
+/// - import: what every event costs whatever the rules and the storage: its strict parse into its
+///   canonical form (`prepare_event`, as the import's parser thread runs it), its record's leaf
+///   hash, and its record compressed as the store compresses it (16 KiB blocks of 2 KiB frames
+///   with the log's dictionary), on one thread and split over two; the parse alone is reported
+///   too. The rest of the import is the rules, the views, the chain, index and tree, and sled;
+/// - a lot's history: decompressing, once each, the frames (format-3 blocks) and whole blocks
+///   (format 2, before the log's dictionary) that hold the sampled lots' records, from values
+///   already read from sled; the rest of a read is sled's lookup, the copy and the header check.
+///
+/// Each is the best of five rounds: the figures are ceilings, and a shared machine only ever
+/// lowers them.
 ///
 /// # Errors
-/// A store that does not open or read.
-pub fn hash_ceiling(dir: &Path) -> anyhow::Result<serde_json::Value> {
+/// A store that does not open or read, or an event that does not parse.
+pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<serde_json::Value> {
     use lode_store::record::{chain_hash, leaf_hash};
     let store = Store::open_open(dir, Options::default()).context("opening the ledger")?;
-    let records: Vec<Vec<u8>> = store.reader().iter_from(1).map(|r| r.map(|r| r.bytes)).collect::<Result<_, _>>()?;
+    let reader = store.reader();
+    let records: Vec<Vec<u8>> = reader.iter_from(1).map(|r| r.map(|r| r.bytes)).collect::<Result<_, _>>()?;
+    let positions: Vec<Vec<u64>> = lots.iter().map(|l| reader.stream_positions(l)).collect();
+    drop(reader);
     store.close()?;
     let bytes: usize = records.iter().map(Vec::len).sum();
-    let mut best = [f64::INFINITY; 2];
-    // The best of five: the figure is a ceiling, and a shared machine only ever lowers it.
-    for _ in 0..5 {
-        for (threads, best) in [1usize, 2].into_iter().zip(best.iter_mut()) {
-            let started = Instant::now();
-            let chunk = records.len().div_ceil(threads).max(1);
-            let leaves: Vec<Hash> = std::thread::scope(|s| {
-                let parts: Vec<_> = records
-                    .chunks(chunk)
-                    .map(|part| s.spawn(move || part.iter().map(|r| leaf_hash(r)).collect::<Vec<_>>()))
-                    .collect();
-                parts.into_iter().flat_map(|h| h.join().expect("hashing does not panic")).collect()
-            });
-            let head = leaves.iter().fold(Hash::GENESIS, |chain, leaf| chain_hash(&chain, leaf));
-            std::hint::black_box(head);
-            *best = best.min(started.elapsed().as_secs_f64());
+
+    // Runs `work` over `items` split into `threads` parts, and returns the best time of ROUNDS.
+    fn best_split<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> R + Sync) -> [f64; 2] {
+        let mut best = [f64::INFINITY; 2];
+        for _ in 0..CEILING_ROUNDS {
+            for (threads, best) in [1usize, 2].into_iter().zip(best.iter_mut()) {
+                let chunk = items.len().div_ceil(threads).max(1);
+                let started = Instant::now();
+                let out: Vec<R> = std::thread::scope(|s| {
+                    let parts: Vec<_> = items.chunks(chunk).map(|part| s.spawn(|| work(part))).collect();
+                    parts.into_iter().map(|h| h.join().expect("the measured work does not panic")).collect()
+                });
+                *best = best.min(started.elapsed().as_secs_f64());
+                drop(std::hint::black_box(out));
+            }
         }
+        best
     }
+
+    let hash = best_split(&records, |part| {
+        let leaves: Vec<Hash> = part.iter().map(|r| leaf_hash(r)).collect();
+        leaves.iter().fold(Hash::GENESIS, |chain, leaf| chain_hash(&chain, leaf))
+    });
+    if lines.len() != records.len() {
+        bail!("the ledger holds {} records for {} events", records.len(), lines.len());
+    }
+    let parse = best_split(lines, |part| part.iter().map(|l| prepare_event(l).is_ok()).filter(|&ok| ok).count());
+    if let Some(Err(e)) = lines.iter().map(|l| prepare_event(l)).find(Result::is_err) {
+        bail!("an event does not parse: {e}");
+    }
+    // The import's unavoidable work per event: its strict parse, its record's leaf hash, and its
+    // record compressed into 16 KiB blocks of 2 KiB frames with the log's dictionary (or, for a
+    // log too small to have trained one, as whole blocks).
+    let dict = dictionary(dir)?;
+    let finish = |b: BlockBuilder| match &dict {
+        Some(d) => b.finish_with(d).0.len(),
+        None => b.finish().0.len(),
+    };
+    let pairs: Vec<(&[u8], &[u8])> = lines.iter().copied().zip(records.iter().map(Vec::as_slice)).collect();
+    let block_bytes = Options::default().block_bytes_max;
+    let import = best_split(&pairs, |part| {
+        let mut kept = 0usize;
+        let mut builder = BlockBuilder::new();
+        for (line, record) in part {
+            let parsed = prepare_event(line).is_ok();
+            std::hint::black_box((parsed, leaf_hash(record)));
+            builder.push(record);
+            if builder.len_bytes() >= block_bytes {
+                kept += finish(std::mem::take(&mut builder));
+            }
+        }
+        kept + if builder.count() > 0 { finish(builder) } else { 0 }
+    });
+    let decompress = decompress_ceiling(dir, &positions)?;
     let n = records.len() as f64;
     Ok(serde_json::json!({
         "events": records.len(),
         "record_bytes_mean": bytes as f64 / n.max(1.0),
-        "hash_events_per_s_1_thread": n / best[0],
-        "hash_events_per_s": n / best[1],
+        "hash_events_per_s_1_thread": n / hash[0],
+        "hash_events_per_s": n / hash[1],
+        "parse_events_per_s_1_thread": lines.len() as f64 / parse[0],
+        "parse_events_per_s": lines.len() as f64 / parse[1],
+        "import_work_events_per_s_1_thread": n / import[0],
+        "import_work_events_per_s": n / import[1],
+        "read_decompress_lots_per_s": lots.len() as f64 / decompress,
     }))
+}
+
+/// The log's dictionary, if it has trained one, read straight from the `log` tree of the ledger
+/// in `dir` (which must be closed): the import's ceiling compresses with it.
+fn dictionary(dir: &Path) -> anyhow::Result<Option<lode_store::block::Dict>> {
+    use lode_store::block::{self, Dict};
+    let db = sled::open(dir).context("opening the ledger's sled database")?;
+    let log = db.open_tree("log")?;
+    let Some(kv) = log.scan_prefix([block::DICT_PREFIX]).next() else { return Ok(None) };
+    let (k, v) = kv?;
+    Ok(Some(Dict::decode(block::dict_key_id(&k).context("a dictionary key that names none")?, &v)?))
+}
+
+/// The best time of [`CEILING_ROUNDS`] to decompress, once each, what holds the records at
+/// `positions`: the frame of a format-3 block, the whole of an older block. The values are read
+/// from sled first, straight from the `log` tree (`docs/format.md` §4), outside the timing.
+fn decompress_ceiling(dir: &Path, positions: &[Vec<u64>]) -> anyhow::Result<f64> {
+    use lode_store::block::{self, Block, Dict, Dicts};
+    use std::collections::{hash_map::Entry, HashMap, HashSet};
+    let db = sled::open(dir).context("opening the ledger's sled database")?;
+    let log = db.open_tree("log")?;
+    let mut dicts = Dicts::default();
+    for kv in log.scan_prefix([block::DICT_PREFIX]) {
+        let (k, v) = kv?;
+        let id = block::dict_key_id(&k).context("a dictionary key that names none")?;
+        dicts.insert(std::sync::Arc::new(Dict::decode(id, &v)?));
+    }
+    let firsts: Vec<u64> = log
+        .scan_prefix([block::BLOCK_PREFIX])
+        .keys()
+        .map(|k| k.map(|k| block::key_seq(block::BLOCK_PREFIX, &k).unwrap_or(0)))
+        .collect::<Result<_, _>>()?;
+    // The work, in the order the reads meet it: a frame of a format-3 block (the block opened
+    // beforehand: that reads only its frame table), or a whole older block, each once.
+    enum Work<'a> {
+        Frame(&'a Block, usize),
+        Whole(&'a sled::IVec, usize),
+    }
+    let mut values: HashMap<u64, (sled::IVec, Option<Block>)> = HashMap::new();
+    let mut wanted = Vec::new();
+    for &seq in positions.iter().flatten() {
+        let first = firsts[firsts.partition_point(|&f| f <= seq).saturating_sub(1)];
+        if let Entry::Vacant(e) = values.entry(first) {
+            let value = log.get(block::key(block::BLOCK_PREFIX, first))?.context("a block the index names")?;
+            let framed =
+                (value.first() == Some(&block::BLOCK_VERSION_FRAMES)).then(|| Block::open_with(&value, &dicts));
+            e.insert((value, framed));
+        }
+        wanted.push((first, (seq - first) as usize));
+    }
+    drop(log);
+    drop(db);
+    let mut seen = HashSet::new();
+    let mut work = Vec::new();
+    for (first, n) in wanted {
+        let (value, framed) = &values[&first];
+        match framed {
+            Some(b) => {
+                let frame = b.frame_of(n).context("a record its block does not hold")?;
+                if seen.insert((first, frame)) {
+                    work.push(Work::Frame(b, n));
+                }
+            }
+            None if seen.insert((first, 0)) => work.push(Work::Whole(value, n)),
+            None => {}
+        }
+    }
+    let mut best = f64::INFINITY;
+    for _ in 0..CEILING_ROUNDS {
+        let started = Instant::now();
+        let mut total = 0usize;
+        for w in &work {
+            total += match *w {
+                Work::Frame(b, n) => b.get(n).map(|r| r.len()),
+                Work::Whole(v, n) => Block::open_with(v, &dicts).get(n).map(|r| r.len()),
+            }
+            .context("a record its block does not hold")?;
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+        std::hint::black_box(total);
+    }
+    Ok(best)
 }
 
 /// Reads each lot's history; returns the records read and each lot's latency.

@@ -112,7 +112,10 @@ pub fn run(args: &PhaseArgs) -> anyhow::Result<Value> {
         Phase::Reads => reads(args, &dir.join("import"))?,
         Phase::Single => single(args, &dir.join(format!("single-{}", args.writers)))?,
         Phase::Limits => match args.system {
-            System::Lode => lode::hash_ceiling(&dir.join("import"))?,
+            System::Lode => {
+                let input = Input::load(&args.work)?;
+                lode::limits(&dir.join("import"), &input.lines(), &load_lots(&args.work)?)?
+            }
             _ => bail!("the limits phase measures Lode only"),
         },
     };

@@ -86,7 +86,7 @@ const BLOCK_VERSION_ZSTD: u8 = 2;
 /// Blocks written once the log has a dictionary: the records in frames of about
 /// [`FRAME_BYTES`], each frame compressed on its own with the dictionary, so that a read by
 /// position decompresses one frame, not the block.
-const BLOCK_VERSION_FRAMES: u8 = 3;
+pub const BLOCK_VERSION_FRAMES: u8 = 3;
 /// A frame of a format-3 block is closed once its records reach this many bytes. With a
 /// dictionary, frames of 2 KiB (about four custody records) store smaller than 16 KiB blocks
 /// without one, and one record reads in a quarter of the time (measured in `docs/benchmarks.md`).
@@ -382,7 +382,7 @@ impl Block {
                 if n >= self.len() {
                     return Ok(None);
                 }
-                let k = frames.partition_point(|f| f.first as usize <= n) - 1;
+                let k = self.frame_of(n).expect("n is below the count");
                 let i = n - frames[k].first as usize;
                 let record = with_frame(dict, value, frames, self.len(), k, |bytes, records| {
                     let (start, len) = records[i];
@@ -390,6 +390,18 @@ impl Block {
                 });
                 record.map(|r| Some(Cow::Owned(r))).map_err(|why| Corrupt { what: "block", why })
             }
+        }
+    }
+
+    /// Which part of the block holds record `n` (from 0): its frame in a block left compressed,
+    /// 0 in a decoded one; `None` past the end.
+    pub fn frame_of(&self, n: usize) -> Option<usize> {
+        if n >= self.len() {
+            return None;
+        }
+        match &self.repr {
+            Repr::Raw { .. } => Some(0),
+            Repr::Framed { frames, .. } => Some(frames.partition_point(|f| f.first as usize <= n) - 1),
         }
     }
 
