@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use lode_bench::compare::{self, CompareArgs};
 use lode_bench::phase::{self, PhaseArgs};
 
+/// The allocator the `lode` binary uses, so that Lode is measured as it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lode-bench",
