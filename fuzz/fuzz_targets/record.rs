@@ -41,7 +41,7 @@ fn one_record(data: &[u8]) {
     record::encode(&mut again, header.seq, &header.id, header.recorded_at, &streams, &header.prev, header.event);
     assert_eq!(again, data, "a record that parses is not what its fields encode to");
     assert_eq!(built.header(), header);
-    assert_eq!(built.hash, record::chain_hash(&header.prev, &record::leaf_hash(data)));
+    assert_eq!(built.hash(), record::chain_hash(&header.prev, &record::leaf_hash(data)));
     // A rebuild trusts the records it replays; an odd one must fail cleanly, not panic.
     let _ = Gate::replay(&mut Ledger::default(), &built);
 }
