@@ -111,18 +111,18 @@ fn as_framed_block(data: &[u8]) {
         builder.push(r);
     }
     let (value, _) = builder.finish_with(dict);
-    let again = Block::decode_with(&value, dicts);
+    let again = Block::decode_with(value.as_slice(), dicts);
     assert!(again.broken().is_none());
     assert_eq!(again.records(), recs);
     let at = data.first().map_or(0, |&b| b as usize) * 7919 % value.len();
     let mut flipped = value;
     flipped[at] ^= data.get(1).copied().unwrap_or(1).max(1);
-    let f = Block::decode_with(&flipped, dicts);
+    let f = Block::decode_with(flipped.as_slice(), dicts);
     assert_eq!(f.records().len(), f.len());
     if let Some((i, _)) = f.broken() {
         assert_eq!(*i, f.len());
     }
-    let lazy = Block::open_with(&flipped, dicts);
+    let lazy = Block::open_with(flipped.as_slice(), dicts);
     for (i, r) in f.records().iter().enumerate() {
         assert_eq!(lazy.record(i).ok().flatten().as_ref(), Some(r));
     }

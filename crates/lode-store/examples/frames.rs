@@ -71,13 +71,13 @@ fn measure(sample: &[&[u8]], dict: &Dict, dicts: &Dicts, frames: &[Option<usize>
         let started = Instant::now();
         let mut read = 0;
         for (i, v) in values.iter().enumerate() {
-            let block = Block::open_with(v, dicts);
+            let block = Block::open_with(v.as_slice(), dicts);
             read += block.record(i * 7 % block.len()).unwrap().unwrap().len();
         }
         let one = started.elapsed().as_secs_f64();
         let started = Instant::now();
         for v in &values {
-            read += Block::decode_with(v, dicts).len();
+            read += Block::decode_with(v.as_slice(), dicts).len();
         }
         let whole = started.elapsed().as_secs_f64();
         std::hint::black_box(read);

@@ -236,7 +236,7 @@ enum Repr {
     Raw { raw: Vec<u8>, frames: Vec<(u32, u32)> },
     /// A stored value of the third format: each zstd frame's start and length in `value` and
     /// the index of its first record, the records in all, and the dictionary they need.
-    Framed { value: Vec<u8>, frames: Vec<Frame>, records: usize, dict: Arc<Dict> },
+    Framed { value: sled::IVec, frames: Vec<Frame>, records: usize, dict: Arc<Dict> },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -256,7 +256,7 @@ impl Block {
     /// Decodes a stored block value of any format, every record. A value that does not decode at
     /// all (an unknown version, a compressed frame that fails its checksum, a dictionary the log
     /// does not hold) gives a block of no records, broken at 0.
-    pub fn decode_with(value: &[u8], dicts: &Dicts) -> Block {
+    pub fn decode_with(value: impl Into<sled::IVec>, dicts: &Dicts) -> Block {
         Block::open_with(value, dicts).decoded()
     }
 
@@ -283,7 +283,11 @@ impl Block {
 
     /// Like [`Block::decode_with`], but a third-format block stays compressed: [`Block::get`]
     /// then decompresses the one record asked for.
-    pub fn open_with(value: &[u8], dicts: &Dicts) -> Block {
+    ///
+    /// `value` is kept as it is when it is already a sled value (a read from the log passes its
+    /// own, which costs no copy), copied otherwise.
+    pub fn open_with(value: impl Into<sled::IVec>, dicts: &Dicts) -> Block {
+        let value: sled::IVec = value.into();
         let bad = |why| Block {
             repr: Repr::Raw { raw: Vec::new(), frames: Vec::new() },
             broken: Some((0, Corrupt { what: "block", why })),
@@ -335,7 +339,7 @@ impl Block {
                 if broken.is_none() && frames_at + start != value.len() {
                     broken = Some((records, Corrupt { what: "block", why: "bytes follow its last frame" }));
                 }
-                Block { repr: Repr::Framed { value: value.to_vec(), frames, records, dict }, broken }
+                Block { repr: Repr::Framed { value, frames, records, dict }, broken }
             }
             _ => bad("unknown block version"),
         }
@@ -420,7 +424,7 @@ impl Block {
     pub fn mem_bytes(&self) -> usize {
         match &self.repr {
             Repr::Raw { raw, frames } => raw.capacity() + frames.capacity() * 8,
-            Repr::Framed { value, frames, .. } => value.capacity() + frames.capacity() * 12,
+            Repr::Framed { value, frames, .. } => value.len() + frames.capacity() * 12,
         }
     }
 }

@@ -151,7 +151,7 @@ proptest! {
             changed.insert(std::sync::Arc::new(d));
         }
         let expected = raw_blocks(dir.path()).iter().find_map(|(first, v)| {
-            let (a, b) = (Block::decode_with(v, &original), Block::decode_with(v, &changed));
+            let (a, b) = (Block::decode_with(v.as_slice(), &original), Block::decode_with(v.as_slice(), &changed));
             (b.broken().is_some() || a.records() != b.records())
                 .then(|| first + (0..).find(|&i| a.get(i) != b.get(i)).unwrap() as u64)
         });
