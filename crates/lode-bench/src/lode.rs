@@ -208,8 +208,9 @@ pub fn verify(dir: &Path, expect: Option<(u64, [u8; 32])>) -> anyhow::Result<(u6
 /// cannot skip, held in memory, without the rest of the path around it:
 ///
 /// - verification: every record's leaf hash (on two threads, as `verify_store` does) and the
-///   chain over them (on one); the rest of verification is reading, decompressing, parsing and
-///   checking;
+///   chain over them (on one); and the same with every block decompressed first, which any
+///   verifier of the stored log must do; the rest of verification is reading sled, parsing
+///   each record's header and checking it, its index entry and the Merkle tree;
 /// - import: what every event costs whatever the rules and the storage: its strict parse into its
 ///   canonical form (`prepare_event`, as the import's parser thread runs it), its record's leaf
 ///   hash, and its record compressed as the store compresses it (16 KiB blocks of 2 KiB frames
@@ -232,6 +233,11 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     let positions: Vec<Vec<u64>> = lots.iter().map(|l| reader.stream_positions(l)).collect();
     drop(reader);
     store.close()?;
+    // The stored values are read straight from sled's `log` tree (`docs/format.md` §4), outside
+    // every timing.
+    let db = sled::open(dir).context("opening the ledger's sled database")?;
+    let log = db.open_tree("log")?;
+    let (blocks, dicts) = stored_blocks(&log)?;
     let bytes: usize = records.iter().map(Vec::len).sum();
 
     // Runs `work` over `items` split into `threads` parts, and returns the best time of ROUNDS.
@@ -266,7 +272,7 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     // The import's unavoidable work per event: its strict parse, its record's leaf hash, and its
     // record compressed into 16 KiB blocks of 2 KiB frames with the log's dictionary (or, for a
     // log too small to have trained one, as whole blocks).
-    let dict = dictionary(dir)?;
+    let dict = dicts.latest();
     let finish = |b: BlockBuilder| match &dict {
         Some(d) => b.finish_with(d).0.len(),
         None => b.finish().0.len(),
@@ -286,13 +292,24 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
         }
         kept + if builder.count() > 0 { finish(builder) } else { 0 }
     });
-    let decompress = decompress_ceiling(dir, &positions)?;
+    let decompress = decompress_ceiling(&log, &dicts, &positions)?;
+    // Verification's work on the stored log: every block decompressed, every record leaf-hashed
+    // (blocks dealt out to the threads), then the chain over the leaves.
+    let unpack = best_split(&blocks, |part| {
+        let leaves: Vec<Vec<Hash>> = part
+            .iter()
+            .map(|v| lode_store::block::Block::decode_with(v, &dicts).records().iter().map(|r| leaf_hash(r)).collect())
+            .collect();
+        leaves.iter().flatten().fold(Hash::GENESIS, |chain, leaf| chain_hash(&chain, leaf))
+    });
     let n = records.len() as f64;
     Ok(serde_json::json!({
         "events": records.len(),
         "record_bytes_mean": bytes as f64 / n.max(1.0),
         "hash_events_per_s_1_thread": n / hash[0],
         "hash_events_per_s": n / hash[1],
+        "verify_work_events_per_s_1_thread": n / unpack[0],
+        "verify_work_events_per_s": n / unpack[1],
         "parse_events_per_s_1_thread": lines.len() as f64 / parse[0],
         "parse_events_per_s": lines.len() as f64 / parse[1],
         "import_work_events_per_s_1_thread": n / import[0],
@@ -301,31 +318,29 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     }))
 }
 
-/// The log's dictionary, if it has trained one, read straight from the `log` tree of the ledger
-/// in `dir` (which must be closed): the import's ceiling compresses with it.
-fn dictionary(dir: &Path) -> anyhow::Result<Option<lode_store::block::Dict>> {
-    use lode_store::block::{self, Dict};
-    let db = sled::open(dir).context("opening the ledger's sled database")?;
-    let log = db.open_tree("log")?;
-    let Some(kv) = log.scan_prefix([block::DICT_PREFIX]).next() else { return Ok(None) };
-    let (k, v) = kv?;
-    Ok(Some(Dict::decode(block::dict_key_id(&k).context("a dictionary key that names none")?, &v)?))
-}
-
-/// The best time of [`CEILING_ROUNDS`] to decompress, once each, what holds the records at
-/// `positions`: the frame of a format-3 block, the whole of an older block. The values are read
-/// from sled first, straight from the `log` tree (`docs/format.md` §4), outside the timing.
-fn decompress_ceiling(dir: &Path, positions: &[Vec<u64>]) -> anyhow::Result<f64> {
-    use lode_store::block::{self, Block, Dict, Dicts};
-    use std::collections::{hash_map::Entry, HashMap, HashSet};
-    let db = sled::open(dir).context("opening the ledger's sled database")?;
-    let log = db.open_tree("log")?;
+/// Every block value of the log, in order, and its dictionaries.
+fn stored_blocks(log: &sled::Tree) -> anyhow::Result<(Vec<sled::IVec>, lode_store::block::Dicts)> {
+    use lode_store::block::{self, Dict, Dicts};
     let mut dicts = Dicts::default();
     for kv in log.scan_prefix([block::DICT_PREFIX]) {
         let (k, v) = kv?;
         let id = block::dict_key_id(&k).context("a dictionary key that names none")?;
         dicts.insert(std::sync::Arc::new(Dict::decode(id, &v)?));
     }
+    let blocks = log.scan_prefix([block::BLOCK_PREFIX]).values().collect::<Result<_, _>>()?;
+    Ok((blocks, dicts))
+}
+
+/// The best time of [`CEILING_ROUNDS`] to decompress, once each, what holds the records at
+/// `positions`: the frame of a format-3 block, the whole of an older block. The values are read
+/// from sled first, straight from the `log` tree (`docs/format.md` §4), outside the timing.
+fn decompress_ceiling(
+    log: &sled::Tree,
+    dicts: &lode_store::block::Dicts,
+    positions: &[Vec<u64>],
+) -> anyhow::Result<f64> {
+    use lode_store::block::{self, Block};
+    use std::collections::{hash_map::Entry, HashMap, HashSet};
     let firsts: Vec<u64> = log
         .scan_prefix([block::BLOCK_PREFIX])
         .keys()
@@ -343,14 +358,11 @@ fn decompress_ceiling(dir: &Path, positions: &[Vec<u64>]) -> anyhow::Result<f64>
         let first = firsts[firsts.partition_point(|&f| f <= seq).saturating_sub(1)];
         if let Entry::Vacant(e) = values.entry(first) {
             let value = log.get(block::key(block::BLOCK_PREFIX, first))?.context("a block the index names")?;
-            let framed =
-                (value.first() == Some(&block::BLOCK_VERSION_FRAMES)).then(|| Block::open_with(&value, &dicts));
+            let framed = (value.first() == Some(&block::BLOCK_VERSION_FRAMES)).then(|| Block::open_with(&value, dicts));
             e.insert((value, framed));
         }
         wanted.push((first, (seq - first) as usize));
     }
-    drop(log);
-    drop(db);
     let mut seen = HashSet::new();
     let mut work = Vec::new();
     for (first, n) in wanted {
@@ -373,7 +385,7 @@ fn decompress_ceiling(dir: &Path, positions: &[Vec<u64>]) -> anyhow::Result<f64>
         for w in &work {
             total += match *w {
                 Work::Frame(b, n) => b.get(n).map(|r| r.len()),
-                Work::Whole(v, n) => Block::open_with(v, &dicts).get(n).map(|r| r.len()),
+                Work::Whole(v, n) => Block::open_with(v, dicts).get(n).map(|r| r.len()),
             }
             .context("a record its block does not hold")?;
         }

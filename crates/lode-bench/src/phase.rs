@@ -54,8 +54,9 @@ pub enum Phase {
     Reads,
     /// The first events of the history, one durable append each, from concurrent writers.
     Single,
-    /// Lode only: the hashing verification cannot avoid, over the imported records held in
-    /// memory, without storage, parsing or checks: the ceiling of its verification here.
+    /// Lode only: the work import, verification and lot reads cannot avoid, each alone, over
+    /// data already in memory (hashing; decompressing; strict parsing and compressing): the
+    /// ceilings of those three figures here.
     Limits,
 }
 

@@ -46,7 +46,12 @@ fn a_tiny_comparison_prints_every_figure_and_says_why_postgres_was_skipped() {
         assert!(m["lode_vs_best_peer"].as_f64().is_some(), "{key}: no ratio");
     }
     // Lode's ceilings, measured on its own work alone, compared with the best peer.
-    for key in ["import_ceiling_events_per_s", "verify_ceiling_events_per_s", "reads_ceiling_lots_per_s"] {
+    for key in [
+        "import_ceiling_events_per_s",
+        "verify_ceiling_events_per_s",
+        "verify_work_ceiling_events_per_s",
+        "reads_ceiling_lots_per_s",
+    ] {
         let m = metrics.iter().find(|m| m["key"] == key).unwrap_or_else(|| panic!("no {key}"));
         let v = m["values"]["lode"].as_f64().unwrap_or_else(|| panic!("{key}: no figure"));
         assert!(v > 0.0, "{key}: {v}");
