@@ -63,12 +63,15 @@ impl Origin {
     /// rule](self#the-rounding-rule). Parts with an empty origin or no mass are left out; with none
     /// left the result is empty.
     pub fn mix<'a>(parts: impl IntoIterator<Item = (u64, &'a Origin)>) -> Origin {
+        let parts: Vec<(u64, &Origin)> =
+            parts.into_iter().filter(|(mass_g, origin)| *mass_g > 0 && !origin.0.is_empty()).collect();
+        // One part (a split, a repack) is its own mix exactly: every share's remainder is 0.
+        if let [(_, origin)] = parts.as_slice() {
+            return (*origin).clone();
+        }
         let mut weight: u128 = 0;
         let mut numerators: BTreeMap<&SiteId, u128> = BTreeMap::new();
         for (mass_g, origin) in parts {
-            if mass_g == 0 || origin.0.is_empty() {
-                continue;
-            }
             weight += u128::from(mass_g);
             for (mine, &ppm) in &origin.0 {
                 *numerators.entry(mine).or_default() += u128::from(mass_g) * u128::from(ppm);
@@ -144,35 +147,66 @@ impl From<Origin> for BTreeMap<SiteId, u32> {
 
 /// For each stage, the countries where it happened to a lot or any of its ancestors. Stages that
 /// happened nowhere yet are absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct StageCountries(BTreeMap<Stage, BTreeSet<Country>>);
+///
+/// Kept as one sorted list of (stage, country) pairs: a lot has a handful, and every output of a
+/// transformation gets its own copy, which for a list is one allocation (as maps of sets, the
+/// copies and merges were a quarter of the views' work in a bulk import). It reads and writes as
+/// a map from stage to the set of its countries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageCountries(Vec<(Stage, Country)>);
 
 impl StageCountries {
     /// Records that `stage` happened in `country`.
     pub fn insert(&mut self, stage: Stage, country: Country) {
-        self.0.entry(stage).or_default().insert(country);
+        if let Err(at) = self.0.binary_search(&(stage, country)) {
+            self.0.insert(at, (stage, country));
+        }
     }
 
     /// Adds every stage and country of `other`.
     pub fn extend(&mut self, other: &StageCountries) {
-        for (stage, countries) in &other.0 {
-            self.0.entry(*stage).or_default().extend(countries.iter().copied());
+        if other.0.iter().all(|pair| self.0.binary_search(pair).is_ok()) {
+            return;
         }
+        self.0.extend_from_slice(&other.0);
+        self.0.sort_unstable();
+        self.0.dedup();
     }
 
     /// The countries where `stage` happened, in code order.
     pub fn countries(&self, stage: Stage) -> impl Iterator<Item = Country> + '_ {
-        self.0.get(&stage).into_iter().flatten().copied()
+        self.0.iter().filter(move |(s, _)| *s == stage).map(|(_, country)| *country)
     }
 
-    /// Every stage with its countries, in the order of the stages.
-    pub fn iter(&self) -> impl Iterator<Item = (Stage, &BTreeSet<Country>)> {
-        self.0.iter().map(|(stage, countries)| (*stage, countries))
+    /// Every stage with its countries (in code order), in the order of the stages.
+    pub fn iter(&self) -> impl Iterator<Item = (Stage, Vec<Country>)> + '_ {
+        self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, run.iter().map(|(_, c)| *c).collect()))
     }
 
     /// Whether any stage happened in one of `countries` (such as a list of covered countries).
     pub fn any_in(&self, countries: &BTreeSet<Country>) -> bool {
-        self.0.values().any(|set| !set.is_disjoint(countries))
+        self.0.iter().any(|(_, country)| countries.contains(country))
+    }
+}
+
+impl Serialize for StageCountries {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// One stage's countries, written as a sequence.
+        struct Countries<'a>(&'a [(Stage, Country)]);
+        impl Serialize for Countries<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|(_, country)| country))
+            }
+        }
+        serializer.collect_map(self.0.chunk_by(|a, b| a.0 == b.0).map(|run| (run[0].0, Countries(run))))
+    }
+}
+
+impl<'de> Deserialize<'de> for StageCountries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<Stage, BTreeSet<Country>>::deserialize(deserializer)?;
+        Ok(StageCountries(
+            map.into_iter().flat_map(|(stage, countries)| countries.into_iter().map(move |c| (stage, c))).collect(),
+        ))
     }
 }

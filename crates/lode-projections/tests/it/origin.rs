@@ -235,7 +235,7 @@ fn stages_through_separation_metal_and_magnet() {
         ],
     ));
     let stages = |lot: &str| -> Vec<(Stage, BTreeSet<Country>)> {
-        book.views.stages(lot).expect("a lot").iter().map(|(s, c)| (s, c.clone())).collect()
+        book.views.stages(lot).expect("a lot").iter().map(|(s, c)| (s, c.into_iter().collect())).collect()
     };
     assert_eq!(stages("CN-ORE"), vec![(Stage::Mining, countries(&["CN"]))]);
     assert_eq!(stages("OX"), vec![(Stage::Mining, countries(&["AU", "CN"])), (Stage::Separation, countries(&["VN"]))]);
