@@ -10,20 +10,26 @@ use crate::support::*;
 /// Appends batches until the store holds a dictionary, then `after` more events; returns how
 /// many events it appended.
 fn fill_until_trained(store: &Store, after: u64) -> u64 {
+    fill_until_dict_bytes_over(store, 0, 0, after)
+}
+
+/// Appends batches, numbered from `from + 1`, until the store's dictionaries take more than
+/// `bytes`, then `after` more events; returns how many events it appended.
+fn fill_until_dict_bytes_over(store: &Store, from: u64, bytes: u64, after: u64) -> u64 {
     let started = Instant::now();
-    let mut n = 0u64;
+    let mut n = from;
     let mut append = |count: u64| {
         let events: Vec<_> = (n + 1..=n + count).map(|i| event(i, &[&format!("lot-{}", i % 11), "all"])).collect();
         assert!(store.append(events).unwrap().stopped.is_none());
         n += count;
     };
-    while store.reader().stored_bytes().unwrap().dicts == 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no dictionary after {n} events");
+    while store.reader().stored_bytes().unwrap().dicts <= bytes {
+        assert!(started.elapsed() < Duration::from_secs(60), "no new dictionary after {n} events");
         append(100);
         std::thread::sleep(Duration::from_millis(5));
     }
     append(after);
-    n
+    n - from
 }
 
 #[test]
@@ -56,6 +62,53 @@ fn a_log_trains_its_dictionary_and_reads_back_every_record() {
     drop(reader);
     drop(store);
     assert_eq!(verify_dir(dir.path(), Some(head)).unwrap().head, head);
+}
+
+#[test]
+fn a_log_trains_a_second_dictionary_on_later_records_and_stops_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { dict_train_bytes: 32 << 10, dict_retrain_bytes: 128 << 10, ..options() };
+    let store = Store::open_open(dir.path(), options.clone()).unwrap();
+    let first = fill_until_trained(&store, 0);
+    let one = store.reader().stored_bytes().unwrap().dicts;
+    let n = first + fill_until_dict_bytes_over(&store, first, one, 600);
+    let head = store.head();
+    let written: Vec<Vec<u8>> = store.reader().range(1, usize::MAX).unwrap().into_iter().map(|r| r.bytes).collect();
+    drop(store);
+
+    // Blocks before the first dictionary, then blocks naming the first, then the second.
+    let named: Vec<Option<u32>> = raw_blocks(dir.path())
+        .iter()
+        .map(|(_, v)| (v[0] == 3).then(|| u32::from_le_bytes(v[1..5].try_into().unwrap())))
+        .collect();
+    let firsts: Vec<Option<u32>> = named.iter().fold(Vec::new(), |mut runs, id| {
+        if runs.last() != Some(id) {
+            runs.push(*id);
+        }
+        runs
+    });
+    assert_eq!(firsts, vec![None, Some(1), Some(2)], "the blocks' dictionaries, in order");
+    assert_eq!(raw_records(dir.path()), written);
+
+    // It stops at two, also across processes; everything reads back and verifies.
+    let store = Store::open_open(dir.path(), options.clone()).unwrap();
+    let more: Vec<_> = (n + 1..=n + 2000).map(|i| event(i, &["all"])).collect();
+    for chunk in more.chunks(200) {
+        store.append(chunk.to_vec()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    store.append(vec![event(n + 2001, &["all"])]).unwrap();
+    let two = store.reader().stored_bytes().unwrap().dicts;
+    drop(store);
+    assert_eq!(dicts_of(dir.path()).len(), 2, "a third dictionary");
+    let store = Store::open_open(dir.path(), options).unwrap();
+    assert_eq!(store.reader().stored_bytes().unwrap().dicts, two);
+    let all: Vec<Vec<u8>> = store.reader().iter_from(1).map(|r| r.unwrap().bytes).collect();
+    assert_eq!(&all[..written.len()], &written[..]);
+    let head_after = store.head();
+    drop(store);
+    assert!(head_after.seq > head.seq);
+    assert_eq!(verify_dir(dir.path(), Some(head_after)).unwrap().head, head_after);
 }
 
 #[test]
