@@ -1,12 +1,6 @@
 //! The store: opening, the single writer with group commit, and reads.
 
 use std::collections::HashMap;
-
-/// The hasher of the store's in-memory maps (ids, streams, a group's pending ids and versions):
-/// foldhash, seeded at random per process, rather than SipHash, which was 5% of the writer's
-/// time in a bulk import (several lookups and inserts per event) and of rebuilding the index at
-/// open.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +19,12 @@ use crate::gate::{Candidate, Gate, Open, Page};
 use crate::mark::{self, Mark};
 use crate::merkle;
 use crate::record::{self, Hash};
+
+/// The hasher of the store's in-memory maps (ids, streams, a group's pending ids and versions):
+/// foldhash, seeded at random per process, rather than SipHash, which was 5% of the writer's
+/// time in a bulk import (several lookups and inserts per event) and of rebuilding the index at
+/// open.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Tunable limits and durability settings. Every limit is named with its unit last.
 #[derive(Debug, Clone)]
