@@ -214,10 +214,10 @@ pub fn verify(dir: &Path, expect: Option<(u64, [u8; 32])>) -> anyhow::Result<(u6
 /// - import: what every event costs whatever the rules and the storage: its strict parse into its
 ///   canonical form (`prepare_event`, as the import's parser thread runs it), its record's leaf
 ///   hash, and its record compressed as the store compresses it (16 KiB blocks of 2 KiB frames
-///   with the log's dictionary), on one thread and split over two; the parse alone is reported
+///   with the log's latest dictionary), on one thread and split over two; the parse alone is reported
 ///   too. The rest of the import is the rules, the views, the chain, index and tree, and sled;
 /// - a lot's history: decompressing, once each, the frames (format-3 blocks) and whole blocks
-///   (format 2, before the log's dictionary) that hold the sampled lots' records, from values
+///   (format 2, before the log's first dictionary) that hold the sampled lots' records, from values
 ///   already read from sled; the rest of a read is sled's lookup, the copy and the header check.
 ///
 /// Each is the best of five rounds: the figures are ceilings, and a shared machine only ever
@@ -270,8 +270,8 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
         bail!("an event does not parse: {e}");
     }
     // The import's unavoidable work per event: its strict parse, its record's leaf hash, and its
-    // record compressed into 16 KiB blocks of 2 KiB frames with the log's dictionary (or, for a
-    // log too small to have trained one, as whole blocks).
+    // record compressed into 16 KiB blocks of 2 KiB frames with the log's latest dictionary (or,
+    // for a log too small to have trained one, as whole blocks).
     let dict = dicts.latest();
     let finish = |b: BlockBuilder| match &dict {
         Some(d) => b.finish_with(d).0.len(),
