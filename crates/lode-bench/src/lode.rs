@@ -318,16 +318,10 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     }))
 }
 
-/// Every block value of the log, in order, and its dictionaries.
+/// Every block value of the log, in order, and its dictionaries (as the store loads them).
 fn stored_blocks(log: &sled::Tree) -> anyhow::Result<(Vec<sled::IVec>, lode_store::block::Dicts)> {
-    use lode_store::block::{self, Dict, Dicts};
-    let mut dicts = Dicts::default();
-    for kv in log.scan_prefix([block::DICT_PREFIX]) {
-        let (k, v) = kv?;
-        let id = block::dict_key_id(&k).context("a dictionary key that names none")?;
-        dicts.insert(std::sync::Arc::new(Dict::decode(id, &v)?));
-    }
-    let blocks = log.scan_prefix([block::BLOCK_PREFIX]).values().collect::<Result<_, _>>()?;
+    let (dicts, _) = lode_store::load_dicts(log)?;
+    let blocks = log.scan_prefix([lode_store::block::BLOCK_PREFIX]).values().collect::<Result<_, _>>()?;
     Ok((blocks, dicts))
 }
 

@@ -48,8 +48,8 @@ pub use error::{AppendError, OpenError, ReadError, StopReason};
 pub use gate::{Candidate, Gate, Never, Open, Page};
 pub use record::Hash;
 pub use store::{
-    Appended, Head, NewEvent, Options, Pipeline, Position, Reader, Record, RecordIter, StatePages, Stopped, Store,
-    StoredBytes, Ticket, STATE_CODEC_KEY,
+    load_dicts, Appended, Head, NewEvent, Options, Pipeline, Position, Reader, Record, RecordIter, StatePages, Stopped,
+    Store, StoredBytes, Ticket, STATE_CODEC_KEY,
 };
 pub use subscribe::{SubscribeError, Subscription, SUBSCRIPTION_CHUNK_MAX};
 pub use verify::{verify_lines, verify_path, verify_store, ChainVerifier, Failure, Report};

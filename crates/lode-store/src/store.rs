@@ -1501,7 +1501,13 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
 /// The log's dictionaries, and the id the next one gets. One that does not decode is left out
 /// (with a warning): the blocks that name it fail to decode, at their position, and
 /// verification reports them. The id counts it all the same, so that none is ever overwritten.
-pub(crate) fn load_dicts(log: &sled::Tree) -> Result<(block::Dicts, u32), sled::Error> {
+///
+/// Public for tools that read a closed log's blocks straight from its `log` tree (the
+/// benchmark's ceilings).
+///
+/// # Errors
+/// sled's, reading the tree.
+pub fn load_dicts(log: &sled::Tree) -> Result<(block::Dicts, u32), sled::Error> {
     let mut dicts = block::Dicts::default();
     let mut next = 1u32;
     for kv in log.scan_prefix([block::DICT_PREFIX]) {
