@@ -488,7 +488,6 @@ impl<G: Gate> Store<G> {
             node_pages: HashMap::new(),
             unwritten: unwritten.clone(),
             failed: None,
-            dict: shared.dicts.read().expect("dictionaries lock").latest(),
             next_dict_id,
             samples: Vec::new(),
             seen: 0,
@@ -701,8 +700,6 @@ struct Composer<R> {
     unwritten: Unwritten,
     /// Why a write failed: later groups are not written, their requests are refused.
     failed: Option<String>,
-    /// The dictionary new blocks are compressed with, once the log has one.
-    dict: Option<Arc<block::Dict>>,
     /// The id the next dictionary gets: above every dictionary key in the log, even one that
     /// does not decode, so that none is ever overwritten.
     next_dict_id: u32,
@@ -1127,7 +1124,9 @@ impl<R> Composer<R> {
             // In the same batch as the first blocks that need it.
             self.add_dict(&mut batch, d);
         }
-        let dict = new_dict.clone().or_else(|| self.dict.clone());
+        // New blocks use the newest dictionary: one just trained (stored in this batch), or the
+        // latest of the log's.
+        let dict = new_dict.clone().or_else(|| self.shared.dicts.read().expect("dictionaries lock").latest());
         let mut start = 0;
         while start < pending.len() {
             let mut b = BlockBuilder::new();
@@ -1192,8 +1191,7 @@ impl<R> Composer<R> {
         self.shared.log.apply_batch(batch).map_err(|e| format!("writing the batch: {e}"))?;
         if let Some(d) = new_dict {
             // Before the blocks are indexed: a reader that finds them can decode them.
-            self.shared.dicts.write().expect("dictionaries lock").insert(d.clone());
-            self.dict = Some(d);
+            self.shared.dicts.write().expect("dictionaries lock").insert(d);
             self.layout_v2 = false;
         }
         Ok(firsts)
@@ -1233,9 +1231,7 @@ impl<R> Composer<R> {
         if !self.seeded {
             self.seeded = true;
             let reader = Reader { shared: self.shared.clone() };
-            for r in tail_records(&reader, self.train_at) {
-                self.sample(&r);
-            }
+            tail_records(&reader, self.train_at, |r| self.sample(r));
         }
         for p in pending {
             self.sample(&p.bytes);
@@ -1269,11 +1265,11 @@ impl<R> Composer<R> {
     }
 }
 
-/// The log's last records, newest blocks first, until they reach `max_bytes`: to sample for a
-/// dictionary. A block that does not read is skipped (verification reports it).
-fn tail_records(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
+/// Hands `f` the log's last records, newest blocks first, until they reach `max_bytes`: to
+/// sample for a dictionary, which copies only the records it keeps. A block that does not read
+/// is skipped (verification reports it).
+fn tail_records(reader: &Reader, max_bytes: usize, mut f: impl FnMut(&[u8])) {
     let firsts: Vec<u64> = reader.shared.index.read().expect("index lock").blocks.clone();
-    let mut out = Vec::new();
     let mut bytes = 0;
     for &first in firsts.iter().rev() {
         if bytes >= max_bytes {
@@ -1282,10 +1278,9 @@ fn tail_records(reader: &Reader, max_bytes: usize) -> Vec<Vec<u8>> {
         let Ok((_, block)) = reader.block_containing(first) else { continue };
         for r in block.decoded().records() {
             bytes += r.len();
-            out.push(r.into_owned());
+            f(&r);
         }
     }
-    out
 }
 
 /// The dictionary learns from one record in this many: what matters is that its samples span
