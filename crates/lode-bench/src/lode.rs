@@ -292,13 +292,15 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
         }
         kept + if builder.count() > 0 { finish(builder) } else { 0 }
     });
-    let decompress = decompress_ceiling(&log, &dicts, &positions)?;
+    let decompress = decompress_ceiling(&blocks, &dicts, &positions)?;
     // Verification's work on the stored log: every block decompressed, every record leaf-hashed
     // (blocks dealt out to the threads), then the chain over the leaves.
     let unpack = best_split(&blocks, |part| {
         let leaves: Vec<Vec<Hash>> = part
             .iter()
-            .map(|v| lode_store::block::Block::decode_with(v, &dicts).records().iter().map(|r| leaf_hash(r)).collect())
+            .map(|(_, v)| {
+                lode_store::block::Block::decode_with(v, &dicts).records().iter().map(|r| leaf_hash(r)).collect()
+            })
             .collect();
         leaves.iter().flatten().fold(Hash::GENESIS, |chain, leaf| chain_hash(&chain, leaf))
     });
@@ -318,57 +320,62 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     }))
 }
 
-/// Every block value of the log, in order, and its dictionaries (as the store loads them).
-fn stored_blocks(log: &sled::Tree) -> anyhow::Result<(Vec<sled::IVec>, lode_store::block::Dicts)> {
+/// Every block of the log, in order, with the position of its first record, and the log's
+/// dictionaries (as the store loads them).
+fn stored_blocks(log: &sled::Tree) -> anyhow::Result<(Vec<(u64, sled::IVec)>, lode_store::block::Dicts)> {
+    use lode_store::block::{key_seq, BLOCK_PREFIX};
     let (dicts, _) = lode_store::load_dicts(log)?;
-    let blocks = log.scan_prefix([lode_store::block::BLOCK_PREFIX]).values().collect::<Result<_, _>>()?;
+    let blocks = log
+        .scan_prefix([BLOCK_PREFIX])
+        .map(|kv| -> anyhow::Result<_> {
+            let (k, v) = kv?;
+            Ok((key_seq(BLOCK_PREFIX, &k).context("a block key that names no position")?, v))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok((blocks, dicts))
 }
 
 /// The best time of [`CEILING_ROUNDS`] to decompress, once each, what holds the records at
-/// `positions`: the frame of a format-3 block, the whole of an older block. The values are read
-/// from sled first, straight from the `log` tree (`docs/format.md` §4), outside the timing.
+/// `positions`: the frame of a format-3 block, the whole of an older block, from the log's
+/// `blocks` (first position and value, in order) already read, outside the timing.
 fn decompress_ceiling(
-    log: &sled::Tree,
+    blocks: &[(u64, sled::IVec)],
     dicts: &lode_store::block::Dicts,
     positions: &[Vec<u64>],
 ) -> anyhow::Result<f64> {
-    use lode_store::block::{self, Block};
-    use std::collections::{hash_map::Entry, HashMap, HashSet};
-    let firsts: Vec<u64> = log
-        .scan_prefix([block::BLOCK_PREFIX])
-        .keys()
-        .map(|k| k.map(|k| block::key_seq(block::BLOCK_PREFIX, &k).unwrap_or(0)))
-        .collect::<Result<_, _>>()?;
+    use lode_store::block::{Block, BLOCK_VERSION_FRAMES};
+    use std::collections::{HashMap, HashSet};
     // The work, in the order the reads meet it: a frame of a format-3 block (the block opened
     // beforehand: that reads only its frame table), or a whole older block, each once.
     enum Work<'a> {
         Frame(&'a Block, usize),
         Whole(&'a sled::IVec, usize),
     }
-    let mut values: HashMap<u64, (sled::IVec, Option<Block>)> = HashMap::new();
-    let mut wanted = Vec::new();
-    for &seq in positions.iter().flatten() {
-        let first = firsts[firsts.partition_point(|&f| f <= seq).saturating_sub(1)];
-        if let Entry::Vacant(e) = values.entry(first) {
-            let value = log.get(block::key(block::BLOCK_PREFIX, first))?.context("a block the index names")?;
-            let framed = (value.first() == Some(&block::BLOCK_VERSION_FRAMES)).then(|| Block::open_with(&value, dicts));
-            e.insert((value, framed));
-        }
-        wanted.push((first, (seq - first) as usize));
-    }
+    // Each record wanted: its block's index in `blocks`, and its place in that block.
+    let wanted: Vec<(usize, usize)> = positions
+        .iter()
+        .flatten()
+        .map(|&seq| {
+            let i = blocks.partition_point(|(first, _)| *first <= seq).checked_sub(1);
+            i.map(|i| (i, (seq - blocks[i].0) as usize)).context("a record before every block")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let opened: HashMap<usize, Block> = wanted
+        .iter()
+        .filter(|&&(i, _)| blocks[i].1.first() == Some(&BLOCK_VERSION_FRAMES))
+        .map(|&(i, _)| (i, Block::open_with(&blocks[i].1, dicts)))
+        .collect();
     let mut seen = HashSet::new();
     let mut work = Vec::new();
-    for (first, n) in wanted {
-        let (value, framed) = &values[&first];
-        match framed {
+    for (i, n) in wanted {
+        match opened.get(&i) {
             Some(b) => {
                 let frame = b.frame_of(n).context("a record its block does not hold")?;
-                if seen.insert((first, frame)) {
+                if seen.insert((i, frame)) {
                     work.push(Work::Frame(b, n));
                 }
             }
-            None if seen.insert((first, 0)) => work.push(Work::Whole(value, n)),
+            None if seen.insert((i, 0)) => work.push(Work::Whole(&blocks[i].1, n)),
             None => {}
         }
     }
