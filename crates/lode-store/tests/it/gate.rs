@@ -207,3 +207,41 @@ fn a_damaged_compressed_page_makes_the_state_rebuild_rather_than_restore_part_of
     assert!(!restored);
     assert_eq!(persisted_counts(&store), counts);
 }
+
+/// A ledger whose state is 300 pages: more than one sled batch of a checkpoint holds.
+fn filled_with_many_pages(dir: &std::path::Path) -> BTreeMap<String, u64> {
+    let store = Store::open(dir, options(), Counter::default()).unwrap();
+    for chunk in (1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect::<Vec<_>>().chunks(50) {
+        store.append(chunk.to_vec()).unwrap();
+    }
+    let counts = counts_from_log(&store);
+    drop(store);
+    counts
+}
+
+#[test]
+fn a_checkpoint_of_more_pages_than_one_batch_holds_is_restored_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let counts = filled_with_many_pages(dir.path());
+    assert_eq!(counts.len(), 300);
+    let (store, restored) = open_counter(dir.path());
+    assert!(restored);
+    assert_eq!(store.reader().state_pages().unwrap().0, Some(600));
+    assert_eq!(persisted_counts(&store), counts);
+}
+
+#[test]
+fn pages_of_a_checkpoint_cut_short_are_dropped_and_the_state_rebuilt_from_the_log() {
+    // A checkpoint written in parts removes the position first and writes it last: pages without
+    // a position are a mix of two checkpoints, and one of them may hold an entity since gone.
+    let dir = tempfile::tempdir().unwrap();
+    let counts = filled_with_many_pages(dir.path());
+    edit_tree(dir.path(), "state", |state| {
+        state.remove(lode_store::STATE_POSITION_KEY).unwrap();
+        state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes())).unwrap();
+        state.insert(b"gone", lode_store::block::encode_state_page(&1u64.to_be_bytes())).unwrap();
+    });
+    let (store, restored) = open_counter(dir.path());
+    assert!(!restored, "pages without a position are not restored from");
+    assert_eq!(persisted_counts(&store), counts, "no page of the cut checkpoint is left");
+}
