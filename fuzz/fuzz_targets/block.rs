@@ -7,7 +7,8 @@
 //! - The same holds of blocks of the third format (frames compressed with a dictionary, here a
 //!   fixed one of id 1), and reading one record of a block left compressed (`Block::open_with`,
 //!   as reads by position do) yields what decoding the whole block yields.
-//! - `decode_state_page` never panics; a page it accepts round-trips through `encode_state_page`.
+//! - `decode_state_page` never panics, with or without a dictionary; a page it accepts without
+//!   one round-trips through `encode_state_page`.
 //! - `decode_segment_ref` and `decode_segment` agree and never panic.
 //! - A valid compressed block (built from the input's records) with one byte flipped decodes
 //!   consistently or not at all. It may decode to the same records: zstd's encoding has bits that
@@ -129,8 +130,10 @@ fn as_framed_block(data: &[u8]) {
 }
 
 fn as_state_page(data: &[u8]) {
-    if let Ok(page) = block::decode_state_page(data) {
-        assert_eq!(block::decode_state_page(&block::encode_state_page(&page)).ok(), Some(page));
+    // A page may name a dictionary: decoding with one (here of raw content) never panics either.
+    let _ = block::decode_state_page(data, Some(&dicts().0));
+    if let Ok(page) = block::decode_state_page(data, None) {
+        assert_eq!(block::decode_state_page(&block::encode_state_page(&page, None), None).ok(), Some(page));
     }
 }
 

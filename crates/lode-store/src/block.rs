@@ -632,26 +632,106 @@ fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
 /// The most bytes a persisted page of the derived state may say it decompresses to.
 pub const STATE_PAGE_RAW_BYTES_MAX: usize = 256 << 20;
 
-/// Compresses a page of the gate's state for storage: `raw length u32 LE ‖ zstd frame`.
-pub fn encode_state_page(page: &[u8]) -> Vec<u8> {
+/// Compresses a page of the gate's state for storage: `raw length u32 LE ‖ zstd frame`, the
+/// frame with its content checksum and, when compressed with the state's dictionary, that
+/// dictionary's id.
+pub fn encode_state_page(page: &[u8], dict: Option<&Dict>) -> Vec<u8> {
     let raw_len = u32::try_from(page.len()).expect("pages are bounded far below 4 GiB");
     let mut out = raw_len.to_le_bytes().to_vec();
-    compress_into(page, &mut out);
+    match dict {
+        None => compress_into(page, &mut out),
+        Some(dict) => {
+            use zstd::zstd_safe::{CCtx, CParameter};
+            thread_local! {
+                static CCTX: std::cell::RefCell<Option<(CCtx<'static>, Vec<u8>)>> =
+                    const { std::cell::RefCell::new(None) };
+            }
+            CCTX.with(|c| {
+                let mut c = c.borrow_mut();
+                let (cctx, scratch) = c.get_or_insert_with(|| {
+                    let mut cctx = CCtx::create();
+                    cctx.set_parameter(CParameter::ChecksumFlag(true)).expect("a flag zstd knows");
+                    cctx.set_parameter(CParameter::DictIdFlag(true)).expect("a flag zstd knows");
+                    (cctx, Vec::new())
+                });
+                scratch.clear();
+                scratch.reserve(zstd::zstd_safe::compress_bound(page.len()));
+                cctx.ref_cdict(&dict.cdict).expect("no frame is in progress between pages");
+                let done = cctx.compress2(scratch, page);
+                // The context keeps no reference to a dictionary that may be dropped before its next use.
+                cctx.disable_dictionary().expect("no frame is in progress after one ends");
+                done.expect("compressing to a buffer of zstd's bound");
+                out.extend_from_slice(scratch);
+            });
+        }
+    }
     out
 }
 
-/// Reads back a page written by [`encode_state_page`].
-pub fn decode_state_page(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
+/// Reads back a page written by [`encode_state_page`]; `dict` is the state's dictionary, if it
+/// has one.
+pub fn decode_state_page(value: &[u8], dict: Option<&Dict>) -> Result<Vec<u8>, Corrupt> {
     let bad = |why| Corrupt { what: "state page", why };
     let len = value.get(..4).ok_or(bad("truncated length"))?;
     let raw_len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
     if raw_len > STATE_PAGE_RAW_BYTES_MAX {
         return Err(bad("its stated size is over the limit"));
     }
-    match decompress(&value[4..], raw_len) {
+    let frame = &value[4..];
+    let raw = match zstd::zstd_safe::get_dict_id_from_frame(frame) {
+        None => decompress(frame, raw_len),
+        Some(id) => {
+            let dict = dict
+                .filter(|d| d.id == id.get())
+                .ok_or(bad("it names a compression dictionary the state does not hold"))?;
+            let mut raw = Vec::with_capacity(raw_len);
+            zstd::zstd_safe::DCtx::create()
+                .decompress_using_ddict(&mut raw, frame, &dict.ddict)
+                .map(|_| raw)
+                .map_err(|_| std::io::Error::other("zstd"))
+        }
+    };
+    match raw {
         Ok(raw) if raw.len() == raw_len => Ok(raw),
         Ok(_) => Err(bad("it decompresses to another size than it states")),
         Err(_) => Err(bad("it does not decompress (damaged)")),
+    }
+}
+
+/// Bytes of the derived state's dictionary.
+pub const STATE_DICT_BYTES: usize = 64 << 10;
+
+/// Trains the dictionary of the derived state's pages on `pages` (those of a large checkpoint):
+/// on pieces of 4 KiB of pages spread over all of them, about 1 MiB in all, so that it sees every
+/// kind of entity. Its id is zstd's own (never 0), written in every frame compressed with it;
+/// `None` when zstd finds too little to learn from.
+pub fn train_state_dict(pages: &[&[u8]]) -> Option<Dict> {
+    const SAMPLE_BYTES: usize = 1 << 20;
+    const PIECE: usize = 4 << 10;
+    let total: usize = pages.iter().map(|p| p.len()).sum();
+    let step = (total / SAMPLE_BYTES).max(1);
+    let pieces: Vec<&[u8]> = pages.iter().step_by(step).flat_map(|p| p.chunks(PIECE)).collect();
+    let mut bytes = zstd::dict::from_samples(&pieces, STATE_DICT_BYTES).ok()?;
+    if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
+        return None;
+    }
+    if bytes[4..8] == [0; 4] {
+        bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    }
+    let id = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    Dict::new(id, bytes).ok()
+}
+
+impl Dict {
+    /// Reads the derived state's stored dictionary back (its id is in its bytes).
+    pub fn decode_state(value: &[u8]) -> Result<Dict, Corrupt> {
+        let bad = |why| Corrupt { what: "state dictionary", why };
+        let (&version, bytes) = value.split_first().ok_or(bad("empty"))?;
+        if version != DICT_VERSION || bytes.len() < 8 {
+            return Err(bad("unknown version"));
+        }
+        let id = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        Dict::new(id, bytes.to_vec())
     }
 }
 

@@ -49,7 +49,7 @@ pub use gate::{Candidate, Gate, Never, Open, Page};
 pub use record::Hash;
 pub use store::{
     load_dicts, Appended, Head, NewEvent, Options, Pipeline, Position, Reader, Record, RecordIter, StatePages, Stopped,
-    Store, StoredBytes, Ticket, STATE_CODEC_KEY, STATE_POSITION_KEY,
+    Store, StoredBytes, Ticket, STATE_CODEC_KEY, STATE_DICT_KEY, STATE_POSITION_KEY,
 };
 pub use subscribe::{SubscribeError, Subscription, SUBSCRIPTION_CHUNK_MAX};
 pub use verify::{verify_lines, verify_path, verify_store, ChainVerifier, Failure, Report};

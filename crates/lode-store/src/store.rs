@@ -52,6 +52,9 @@ pub struct Options {
     /// dictionary, on the records written since the first: enough of them to compress later ones
     /// as well as the log can. 0 (or no more than `dict_train_bytes`): no second dictionary.
     pub dict_retrain_bytes: usize,
+    /// Raw bytes a checkpoint's pages must reach for the derived state to train its compression
+    /// dictionary on them (once). 0: never.
+    pub state_dict_train_bytes: usize,
     /// `fsync` the data files after each group commit. Only tests turn this off.
     pub fsync: bool,
     /// Drop the gate's persisted state at open and rebuild it from the whole log.
@@ -96,6 +99,7 @@ impl Default for Options {
             block_cache_bytes: 16 * 1024 * 1024,
             dict_train_bytes: 2 << 20,
             dict_retrain_bytes: 8 << 20,
+            state_dict_train_bytes: 4 << 20,
             fsync: true,
             rebuild_state: false,
             disk_free_bytes_min: std::env::var("LODE_DISK_FREE_MIN_BYTES")
@@ -274,6 +278,8 @@ pub(crate) struct Shared {
     blocks: Mutex<BlockCache>,
     /// The log's compression dictionaries, which blocks of format 3 need.
     dicts: RwLock<block::Dicts>,
+    /// The derived state's compression dictionary, once trained.
+    state_dict: RwLock<Option<Arc<block::Dict>>>,
     /// Merkle nodes per node page in this log's layout.
     nodes_per_page: u64,
 }
@@ -311,6 +317,20 @@ impl Drop for Shared {
     }
 }
 
+impl Shared {
+    /// The derived state's dictionary, if it has one.
+    fn state_dict(&self) -> Option<Arc<block::Dict>> {
+        self.state_dict.read().expect("state dictionary lock").clone()
+    }
+
+    /// Drops the persisted derived state, dictionary included, for a rebuild from the log.
+    fn clear_state(&self) -> Result<(), sled::Error> {
+        self.state.clear()?;
+        *self.state_dict.write().expect("state dictionary lock") = None;
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").field("dir", &self.dir).finish_non_exhaustive()
@@ -334,8 +354,13 @@ pub const STATE_POSITION_KEY: &[u8] = b"\x00position";
 /// Key under which the state tree says how its pages are stored; absent in ledgers written
 /// before pages were compressed, whose derived state is then rebuilt from the log once.
 pub const STATE_CODEC_KEY: &[u8] = b"\x00codec";
-/// Pages compressed by [`block::encode_state_page`].
-const STATE_CODEC: &[u8] = b"zstd-v1";
+/// Pages compressed by [`block::encode_state_page`], with the state's dictionary once it has one.
+const STATE_CODEC: &[u8] = b"zstd-v2";
+/// Pages compressed without a dictionary, as written before the state had one: still read.
+const STATE_CODEC_V1: &[u8] = b"zstd-v1";
+/// Key of the derived state's compression dictionary, trained on the pages of its first large
+/// checkpoint and written in the batch of the first pages compressed with it.
+pub const STATE_DICT_KEY: &[u8] = b"\x00dict";
 
 /// Pages of the derived state written in one sled batch. A checkpoint of more (the first of a
 /// ledger, or after a long import) is written in parts of this many, each flushed before the
@@ -384,11 +409,21 @@ impl<G: Gate> Store<G> {
         let db = open_sled(dir, options.cache_bytes)?;
         let log = db.open_tree("log").map_err(|e| storage(sled_to_io(e)))?;
         let state = db.open_tree("state").map_err(|e| storage(sled_to_io(e)))?;
-        let old_codec =
-            state.get(STATE_CODEC_KEY).map_err(|e| storage(sled_to_io(e)))?.is_none_or(|c| c != STATE_CODEC);
+        let old_codec = state
+            .get(STATE_CODEC_KEY)
+            .map_err(|e| storage(sled_to_io(e)))?
+            .is_none_or(|c| c != STATE_CODEC && c != STATE_CODEC_V1);
         if options.rebuild_state || (old_codec && !state.is_empty()) {
             state.clear().map_err(|e| storage(sled_to_io(e)))?;
         }
+        // A dictionary that does not decode leaves its pages undecodable: the state is rebuilt.
+        let state_dict = match state.get(STATE_DICT_KEY).map_err(|e| storage(sled_to_io(e)))? {
+            Some(v) => block::Dict::decode_state(&v)
+                .inspect_err(|e| tracing::warn!(error = %e, "the derived state's dictionary does not decode"))
+                .ok()
+                .map(Arc::new),
+            None => None,
+        };
 
         let layout = log.get(block::FORMAT_KEY).map_err(|e| storage(sled_to_io(e)))?;
         let nodes_per_page = match &layout {
@@ -439,6 +474,7 @@ impl<G: Gate> Store<G> {
             mark: Mark::open(dir).map_err(storage)?,
             blocks: Mutex::new(BlockCache::new(options.block_cache_bytes)),
             dicts: RwLock::new(dicts),
+            state_dict: RwLock::new(state_dict),
             nodes_per_page,
         });
         if let Some(known) = known {
@@ -790,10 +826,15 @@ impl<G: Gate> Writer<G> {
     fn persist_gate(&mut self, force: bool) -> Result<(), String> {
         let started = std::time::Instant::now();
         let state = self.shared.state.clone();
+        let dict = self.shared.state_dict();
         // A page that does not decompress is handed over as stored: the gate cannot decode it
         // either, and then persists nothing rather than overwrite entities it cannot see.
-        let stored = move |key: &[u8]| {
-            state.get(key).ok().flatten().map(|v| block::decode_state_page(&v).unwrap_or_else(|_| v.to_vec()))
+        let stored = |key: &[u8]| {
+            state
+                .get(key)
+                .ok()
+                .flatten()
+                .map(|v| block::decode_state_page(&v, dict.as_deref()).unwrap_or_else(|_| v.to_vec()))
         };
         let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
         // The state must never be persisted ahead of the log it derives from: sled recovers a
@@ -804,10 +845,22 @@ impl<G: Gate> Writer<G> {
         }
         self.gate.committed(self.head.seq);
         let n = pages.len();
+        // The first checkpoint large enough trains the state's dictionary on its own pages.
+        let trained = if dict.is_none()
+            && self.options.state_dict_train_bytes > 0
+            && pages.iter().filter_map(|(_, v)| v.as_ref()).map(Vec::len).sum::<usize>()
+                >= self.options.state_dict_train_bytes
+        {
+            let raw: Vec<&[u8]> = pages.iter().filter_map(|(_, v)| v.as_deref()).collect();
+            block::train_state_dict(&raw).map(Arc::new)
+        } else {
+            None
+        };
+        let dict = trained.clone().or(dict);
         // A checkpoint at close or after a long import rewrites thousands of pages while no
         // append waits: compress them on two threads.
         let compress = |pages: &[Page]| -> Vec<Option<Vec<u8>>> {
-            pages.iter().map(|(_, v)| v.as_deref().map(block::encode_state_page)).collect()
+            pages.iter().map(|(_, v)| v.as_deref().map(|v| block::encode_state_page(v, dict.as_deref()))).collect()
         };
         let compressed = if pages.len() >= 64 {
             let (a, b) = pages.split_at(pages.len() / 2);
@@ -831,6 +884,9 @@ impl<G: Gate> Writer<G> {
                 // a position they are dropped at the next open and the state rebuilt from the log.
                 batch.remove(STATE_POSITION_KEY);
             }
+            if let Some(d) = trained.as_ref().filter(|_| part == 0) {
+                batch.insert(STATE_DICT_KEY, d.encode());
+            }
             for (k, v) in writes.by_ref().take(STATE_PAGES_PER_BATCH) {
                 assert!(k.first().is_some_and(|&b| b != 0), "gate page keys must not be empty or start with byte 0");
                 match v {
@@ -848,6 +904,10 @@ impl<G: Gate> Writer<G> {
                 // next is written; one batch of thousands of pages leaves them all on disk.
                 self.shared.state.flush().map_err(|e| format!("writing the derived state: {e}"))?;
             }
+        }
+        if let Some(d) = trained {
+            tracing::info!(id = d.id, "the derived state trained its compression dictionary");
+            *self.shared.state_dict.write().expect("state dictionary lock") = Some(d);
         }
         tracing::info!(pages = n, parts, position = self.gate.position(), ?prepared, total = ?started.elapsed(), "checkpoint");
         Ok(())
@@ -1482,7 +1542,7 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
         for key in shared.state.iter().keys() {
             if !key?.starts_with(&[0]) {
                 tracing::warn!("the persisted derived state was cut short while being written; rebuilding it");
-                shared.state.clear()?;
+                shared.clear_state()?;
                 break;
             }
         }
@@ -1491,24 +1551,26 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
     let pos = <[u8; 8]>::try_from(pos.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
     if pos > head {
         tracing::warn!(pos, head, "the persisted derived state is ahead of the log; rebuilding it");
-        shared.state.clear()?;
+        shared.clear_state()?;
         return Ok(());
     }
+    let dict = shared.state_dict();
     // Every page must decompress before the gate sees any: a gate restored from part of its
     // pages would be wrong, and it has no way back to fresh.
     for kv in shared.state.iter() {
         let (k, v) = kv?;
-        if !k.starts_with(&[0]) && block::decode_state_page(&v).is_err() {
+        if !k.starts_with(&[0]) && block::decode_state_page(&v, dict.as_deref()).is_err() {
             tracing::warn!(key = ?k, "a persisted page of the derived state does not decompress; rebuilding it");
-            shared.state.clear()?;
+            shared.clear_state()?;
             return Ok(());
         }
     }
     let mut failed = None;
     let mut pages = shared.state.iter().filter_map(|kv| match kv {
-        Ok((k, v)) if !k.starts_with(&[0]) => {
-            Some((k.to_vec(), block::decode_state_page(&v).expect("every page decompressed just before")))
-        }
+        Ok((k, v)) if !k.starts_with(&[0]) => Some((
+            k.to_vec(),
+            block::decode_state_page(&v, dict.as_deref()).expect("every page decompressed just before"),
+        )),
         Ok(_) => None,
         Err(e) => {
             failed = Some(e);
@@ -1522,7 +1584,7 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
     }
     if let Err(e) = restored {
         tracing::warn!(error = %e, "the persisted derived state cannot be restored; rebuilding it");
-        shared.state.clear()?;
+        shared.clear_state()?;
     }
     Ok(())
 }
@@ -1622,6 +1684,7 @@ impl Reader {
 
     /// The gate's persisted pages in key order, and the position they were persisted at.
     pub fn state_pages(&self) -> Result<(Option<u64>, StatePages), ReadError> {
+        let dict = self.shared.state_dict();
         let mut pos = None;
         let mut out = Vec::new();
         for kv in self.shared.state.iter() {
@@ -1629,8 +1692,8 @@ impl Reader {
             if k.as_ref() == STATE_POSITION_KEY {
                 pos = <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes);
             } else if !k.starts_with(&[0]) {
-                let page =
-                    block::decode_state_page(&v).map_err(|e| ReadError::Corrupt { seq: 0, why: e.to_string() })?;
+                let page = block::decode_state_page(&v, dict.as_deref())
+                    .map_err(|e| ReadError::Corrupt { seq: 0, why: e.to_string() })?;
                 out.push((k.to_vec(), page));
             }
         }

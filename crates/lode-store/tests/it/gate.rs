@@ -18,6 +18,8 @@ struct Counter {
     /// Set when the state is restored from pages, for tests to see after the gate moved into
     /// the store.
     restored_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bytes of text persisted after each count, so that pages are large enough to compress.
+    pad: usize,
 }
 
 impl Gate for Counter {
@@ -54,7 +56,7 @@ impl Gate for Counter {
     ) -> Result<(), Box<dyn Error + Send + Sync>> {
         for (k, v) in pages {
             let name = String::from_utf8(k)?;
-            let n = u64::from_be_bytes(v.as_slice().try_into()?);
+            let n = u64::from_be_bytes(v.get(..8).ok_or("a page shorter than a count")?.try_into()?);
             self.counts.insert(name, n);
         }
         self.position = position;
@@ -70,7 +72,12 @@ impl Gate for Counter {
         let mut keys = std::mem::take(&mut self.dirty);
         keys.sort();
         keys.dedup();
-        Some(keys.into_iter().map(|k| (k.clone().into_bytes(), Some(self.counts[&k].to_be_bytes().to_vec()))).collect())
+        let page = |k: &String| {
+            let mut v = self.counts[k].to_be_bytes().to_vec();
+            v.extend(format!("{k} was counted {} times; ", self.counts[k]).bytes().cycle().take(self.pad));
+            v
+        };
+        Some(keys.into_iter().map(|k| (k.clone().into_bytes(), Some(page(&k)))).collect())
     }
 }
 
@@ -103,7 +110,7 @@ fn state_is_restored_at_open_and_only_the_tail_is_replayed() {
     let counts = counts_from_log(&store);
     let restored: BTreeMap<String, u64> = pages
         .into_iter()
-        .map(|(k, v)| (String::from_utf8(k).unwrap(), u64::from_be_bytes(v.try_into().unwrap())))
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), u64::from_be_bytes(v[..8].try_into().unwrap())))
         .collect();
     assert_eq!(restored, counts);
 }
@@ -142,10 +149,11 @@ fn pages_are_stored_compressed_and_restored_whole() {
     let counts = filled_counter(dir.path());
     let db = sled_open(dir.path());
     let state = db.open_tree("state").unwrap();
-    assert_eq!(state.get(lode_store::STATE_CODEC_KEY).unwrap().as_deref(), Some(&b"zstd-v1"[..]));
+    assert_eq!(state.get(lode_store::STATE_CODEC_KEY).unwrap().as_deref(), Some(&b"zstd-v2"[..]));
+    assert_eq!(state.get(lode_store::STATE_DICT_KEY).unwrap(), None, "too little state to train a dictionary");
     let page = state.get(b"lot-3").unwrap().expect("a page per stream");
     assert_ne!(page.len(), 8, "stored as a compressed frame, not the gate's 8 bytes");
-    assert_eq!(lode_store::block::decode_state_page(&page).unwrap(), counts["lot-3"].to_be_bytes());
+    assert_eq!(lode_store::block::decode_state_page(&page, None).unwrap(), counts["lot-3"].to_be_bytes());
     drop((state, db));
     let store = Store::open(dir.path(), options(), Counter::default()).unwrap();
     assert_eq!(store.reader().state_pages().unwrap().1.len(), 7);
@@ -189,7 +197,7 @@ fn persisted_counts(store: &Store<Counter>) -> BTreeMap<String, u64> {
         .unwrap()
         .1
         .into_iter()
-        .map(|(k, v)| (String::from_utf8(k).unwrap(), u64::from_be_bytes(v.try_into().unwrap())))
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), u64::from_be_bytes(v[..8].try_into().unwrap())))
         .collect()
 }
 
@@ -211,9 +219,8 @@ fn a_damaged_compressed_page_makes_the_state_rebuild_rather_than_restore_part_of
 /// A ledger whose state is 300 pages: more than one sled batch of a checkpoint holds.
 fn filled_with_many_pages(dir: &std::path::Path) -> BTreeMap<String, u64> {
     let store = Store::open(dir, options(), Counter::default()).unwrap();
-    for chunk in (1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect::<Vec<_>>().chunks(50) {
-        store.append(chunk.to_vec()).unwrap();
-    }
+    // One group: its checkpoint holds all 300 pages.
+    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
     let counts = counts_from_log(&store);
     drop(store);
     counts
@@ -238,10 +245,102 @@ fn pages_of_a_checkpoint_cut_short_are_dropped_and_the_state_rebuilt_from_the_lo
     let counts = filled_with_many_pages(dir.path());
     edit_tree(dir.path(), "state", |state| {
         state.remove(lode_store::STATE_POSITION_KEY).unwrap();
-        state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes())).unwrap();
-        state.insert(b"gone", lode_store::block::encode_state_page(&1u64.to_be_bytes())).unwrap();
+        state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes(), None)).unwrap();
+        state.insert(b"gone", lode_store::block::encode_state_page(&1u64.to_be_bytes(), None)).unwrap();
     });
     let (store, restored) = open_counter(dir.path());
     assert!(!restored, "pages without a position are not restored from");
     assert_eq!(persisted_counts(&store), counts, "no page of the cut checkpoint is left");
+}
+
+/// Options under which 300 counters of 2,000 bytes each train the state's dictionary.
+fn dict_options() -> Options {
+    Options { state_dict_train_bytes: 256 << 10, ..options() }
+}
+
+fn padded_counter(seen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> Counter {
+    Counter { pad: 2_000, restored_seen: seen.unwrap_or_default(), ..Counter::default() }
+}
+
+#[test]
+fn a_large_state_trains_its_dictionary_once_and_its_pages_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), dict_options(), padded_counter(None)).unwrap();
+    // One group: its checkpoint holds all 300 pages.
+    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
+    let counts = counts_from_log(&store);
+    drop(store);
+
+    let db = sled_open(dir.path());
+    let state = db.open_tree("state").unwrap();
+    let dict = state.get(lode_store::STATE_DICT_KEY).unwrap().expect("a dictionary trained at the first checkpoint");
+    let dict = lode_store::block::Dict::decode_state(&dict).unwrap();
+    let page = state.get(b"lot-3").unwrap().unwrap();
+    assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&page[4..]).map(|id| id.get()), Some(dict.id));
+    assert!(page.len() < 400, "2,008 bytes compressed with the dictionary to {}", page.len());
+    let raw = lode_store::block::decode_state_page(&page, Some(&dict)).unwrap();
+    assert_eq!(raw[..8], counts["lot-3"].to_be_bytes());
+    assert!(lode_store::block::decode_state_page(&page, None).is_err(), "the page needs its dictionary");
+    let mut damaged = page.to_vec();
+    *damaged.last_mut().unwrap() ^= 0x40; // the frame's checksum
+    assert!(lode_store::block::decode_state_page(&damaged, Some(&dict)).is_err(), "its content is checksummed");
+    drop((state, db));
+
+    // Restored whole with the dictionary; a later checkpoint keeps it and uses it.
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = Store::open(dir.path(), dict_options(), padded_counter(Some(seen.clone()))).unwrap();
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst));
+    store.append((601..=700).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
+    let counts = counts_from_log(&store);
+    assert_eq!(persisted_counts(&store), counts);
+    drop(store);
+    let db = sled_open(dir.path());
+    let state = db.open_tree("state").unwrap();
+    let again =
+        lode_store::block::Dict::decode_state(&state.get(lode_store::STATE_DICT_KEY).unwrap().unwrap()).unwrap();
+    assert_eq!(again.id, dict.id, "trained once");
+    let page = state.get(b"lot-250").unwrap().unwrap();
+    assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&page[4..]).map(|id| id.get()), Some(dict.id));
+}
+
+#[test]
+fn a_damaged_state_dictionary_makes_the_state_rebuild_and_train_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), dict_options(), padded_counter(None)).unwrap();
+    // One group: its checkpoint holds all 300 pages.
+    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
+    let counts = counts_from_log(&store);
+    drop(store);
+    edit_tree(dir.path(), "state", |state| {
+        let mut dict = state.get(lode_store::STATE_DICT_KEY).unwrap().unwrap().to_vec();
+        dict.truncate(9); // its version and zstd's header only
+        state.insert(lode_store::STATE_DICT_KEY, dict).unwrap();
+    });
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = Store::open(dir.path(), dict_options(), padded_counter(Some(seen.clone()))).unwrap();
+    assert!(!seen.load(std::sync::atomic::Ordering::SeqCst), "pages that name a lost dictionary are not restored from");
+    assert_eq!(persisted_counts(&store), counts);
+    drop(store);
+    let (db, restored) = {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let store = Store::open(dir.path(), dict_options(), padded_counter(Some(seen.clone()))).unwrap();
+        drop(store);
+        (sled_open(dir.path()), seen.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    assert!(restored, "the rebuilt state was persisted with a new dictionary");
+    let state = db.open_tree("state").unwrap();
+    assert!(lode_store::block::Dict::decode_state(&state.get(lode_store::STATE_DICT_KEY).unwrap().unwrap()).is_ok());
+}
+
+#[test]
+fn pages_written_before_the_state_had_a_dictionary_are_still_restored() {
+    // A ledger of the previous codec: pages without a dictionary, codec `zstd-v1`.
+    let dir = tempfile::tempdir().unwrap();
+    let counts = filled_counter(dir.path());
+    edit_tree(dir.path(), "state", |state| {
+        state.insert(lode_store::STATE_CODEC_KEY, &b"zstd-v1"[..]).unwrap();
+    });
+    let (store, restored) = open_counter(dir.path());
+    assert!(restored, "an earlier codec's pages are read as they are");
+    assert_eq!(persisted_counts(&store), counts);
 }
