@@ -73,11 +73,13 @@ struct Metric {
 }
 
 /// Each ceiling row, and the row whose figure it bounds.
-const CEILINGS: [(&str, &str); 4] = [
+const CEILINGS: [(&str, &str); 6] = [
     ("import_ceiling_events_per_s", "import_events_per_s"),
     ("verify_ceiling_events_per_s", "verify_events_per_s"),
     ("verify_work_ceiling_events_per_s", "verify_events_per_s"),
+    ("verify_format_ceiling_events_per_s", "verify_events_per_s"),
     ("reads_ceiling_lots_per_s", "reads_lots_per_s"),
+    ("reads_sled_ceiling_lots_per_s", "reads_lots_per_s"),
 ];
 
 /// Every child's output, by system, then phase (`import`, `single-8` …), one per run.
@@ -359,6 +361,15 @@ fn metrics(results: &Results, writers: &[usize]) -> Vec<Metric> {
             1.0,
         ),
         (
+            "verify_format_ceiling_events_per_s".into(),
+            "  its ceiling: decompress, hash, parse headers alone, 2 threads".into(),
+            "events/s",
+            Better::Higher,
+            "limits".into(),
+            "verify_format_events_per_s",
+            1.0,
+        ),
+        (
             "reads_lots_per_s".into(),
             "a lot's history by lot id".into(),
             "lots/s",
@@ -374,6 +385,15 @@ fn metrics(results: &Results, writers: &[usize]) -> Vec<Metric> {
             Better::Higher,
             "limits".into(),
             "read_decompress_lots_per_s",
+            1.0,
+        ),
+        (
+            "reads_sled_ceiling_lots_per_s".into(),
+            "  its ceiling: sled's lookup (cold) and decompression alone".into(),
+            "lots/s",
+            Better::Higher,
+            "limits".into(),
+            "read_sled_lots_per_s",
             1.0,
         ),
         ("reads_p50_us".into(), "  latency p50".into(), "µs", Better::Lower, "reads".into(), "p50_us", 1.0),

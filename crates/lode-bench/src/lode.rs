@@ -208,9 +208,10 @@ pub fn verify(dir: &Path, expect: Option<(u64, [u8; 32])>) -> anyhow::Result<(u6
 /// cannot skip, held in memory, without the rest of the path around it:
 ///
 /// - verification: every record's leaf hash (on two threads, as `verify_store` does) and the
-///   chain over them (on one); and the same with every block decompressed first, which any
-///   verifier of the stored log must do; the rest of verification is reading sled, parsing
-///   each record's header and checking it, its index entry and the Merkle tree;
+///   chain over them (on one); the same with every block decompressed first, which any verifier
+///   of the stored log must do; and the same again with each record's header parsed (as strictly
+///   as `verify_store` parses it), which gives the position and `prev` the chain is checked
+///   against. The rest of verification is reading sled and checking the index and the tree;
 /// - import: what every event costs whatever the rules and the storage: its strict parse into its
 ///   canonical form (`prepare_event`, as the import's parser thread runs it), its record's leaf
 ///   hash, and its record compressed as the store compresses it (16 KiB blocks of 2 KiB frames
@@ -218,7 +219,9 @@ pub fn verify(dir: &Path, expect: Option<(u64, [u8; 32])>) -> anyhow::Result<(u6
 ///   too. The rest of the import is the rules, the views, the chain, index and tree, and sled;
 /// - a lot's history: decompressing, once each, the frames (format-3 blocks) and whole blocks
 ///   (format 2, before the log's first dictionary) that hold the sampled lots' records, from values
-///   already read from sled; the rest of a read is sled's lookup, the copy and the header check.
+///   already read from sled; and the same with each block fetched from sled, once, in a database
+///   opened afresh (sled's cache cold, as in the read phase). The rest of a read is Lode's index
+///   and block cache, the copy and the header check.
 ///
 /// Each is the best of five rounds: the figures are ceilings, and a shared machine only ever
 /// lowers them.
@@ -235,9 +238,10 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
     store.close()?;
     // The stored values are read straight from sled's `log` tree (`docs/format.md` §4), outside
     // every timing.
-    let db = sled::open(dir).context("opening the ledger's sled database")?;
+    let db = open_sled(dir)?;
     let log = db.open_tree("log")?;
     let (blocks, dicts) = stored_blocks(&log)?;
+    drop((log, db));
     let bytes: usize = records.iter().map(Vec::len).sum();
 
     // Runs `work` over `items` split into `threads` parts, and returns the best time of ROUNDS.
@@ -304,6 +308,30 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
             .collect();
         leaves.iter().flatten().fold(Hash::GENESIS, |chain, leaf| chain_hash(&chain, leaf))
     });
+    // The same, with each record's header parsed: the chain needs each record's stated position
+    // and `prev`, which only the header gives.
+    let unpack_parse = best_split(&blocks, |part| {
+        let links: Vec<Vec<(u64, Hash, Hash)>> = part
+            .iter()
+            .map(|(_, v)| {
+                let block = lode_store::block::Block::decode_with(v, &dicts);
+                block
+                    .records()
+                    .iter()
+                    .map(|r| match lode_store::record::parse(r) {
+                        Ok(h) => (h.seq, h.prev, leaf_hash(r)),
+                        Err(_) => (0, Hash::GENESIS, leaf_hash(r)),
+                    })
+                    .collect()
+            })
+            .collect();
+        // Each part chains from the genesis, so its `prev`s mostly differ: the comparison's cost
+        // is what counts here, not its outcome.
+        links.iter().flatten().fold((Hash::GENESIS, 0u64), |(chain, bad), (seq, prev, leaf)| {
+            (chain_hash(&chain, leaf), bad + u64::from(*prev != chain || *seq == 0))
+        })
+    });
+    let sled_read = sled_read_ceiling(dir, &blocks, &dicts, &positions)?;
     let n = records.len() as f64;
     Ok(serde_json::json!({
         "events": records.len(),
@@ -312,12 +340,29 @@ pub fn limits(dir: &Path, lines: &[&[u8]], lots: &[String]) -> anyhow::Result<se
         "hash_events_per_s": n / hash[1],
         "verify_work_events_per_s_1_thread": n / unpack[0],
         "verify_work_events_per_s": n / unpack[1],
+        "verify_format_events_per_s_1_thread": n / unpack_parse[0],
+        "verify_format_events_per_s": n / unpack_parse[1],
         "parse_events_per_s_1_thread": lines.len() as f64 / parse[0],
         "parse_events_per_s": lines.len() as f64 / parse[1],
         "import_work_events_per_s_1_thread": n / import[0],
         "import_work_events_per_s": n / import[1],
         "read_decompress_lots_per_s": lots.len() as f64 / decompress,
+        "read_sled_lots_per_s": lots.len() as f64 / sled_read,
     }))
+}
+
+/// Opens the ledger's sled database read as it is, waiting a moment for the lock that sled's
+/// threads may still hold after the database was last dropped in this process.
+fn open_sled(dir: &Path) -> anyhow::Result<sled::Db> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.context("opening the ledger's sled database"),
+        }
+    }
 }
 
 /// Every block of the log, in order, with the position of its first record, and the log's
@@ -392,6 +437,55 @@ fn decompress_ceiling(
         }
         best = best.min(started.elapsed().as_secs_f64());
         std::hint::black_box(total);
+    }
+    Ok(best)
+}
+
+/// The best time of [`CEILING_ROUNDS`] to fetch from sled, each once, the blocks that hold the
+/// records at `positions` and to decompress, each once, what holds those records (as
+/// [`decompress_ceiling`]): in a database opened afresh for each round, so that sled's cache is as
+/// cold as for the read phase, and the operating system's as warm. The rest of a read is Lode's
+/// index, its block cache, the copy and the header check.
+fn sled_read_ceiling(
+    dir: &Path,
+    blocks: &[(u64, sled::IVec)],
+    dicts: &lode_store::block::Dicts,
+    positions: &[Vec<u64>],
+) -> anyhow::Result<f64> {
+    use lode_store::block::{key, Block, BLOCK_PREFIX};
+    use std::collections::{hash_map::Entry, HashMap, HashSet};
+    let wanted: Vec<(u64, usize)> = positions
+        .iter()
+        .flatten()
+        .map(|&seq| {
+            let i = blocks.partition_point(|(first, _)| *first <= seq).checked_sub(1);
+            i.map(|i| (blocks[i].0, (seq - blocks[i].0) as usize)).context("a record before every block")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..CEILING_ROUNDS {
+        let db = open_sled(dir)?;
+        let log = db.open_tree("log")?;
+        let started = Instant::now();
+        let mut opened: HashMap<u64, Block> = HashMap::new();
+        let mut seen = HashSet::new();
+        let mut total = 0usize;
+        for &(first, n) in &wanted {
+            let block = match opened.entry(first) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let value = log.get(key(BLOCK_PREFIX, first))?.context("a block the index names is missing")?;
+                    e.insert(Block::open_with(value, dicts))
+                }
+            };
+            let frame = block.frame_of(n).context("a record its block does not hold")?;
+            if seen.insert((first, frame)) {
+                total += block.get(n).map(|r| r.len()).context("a record its block does not hold")?;
+            }
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+        std::hint::black_box(total);
+        drop((opened, log, db));
     }
     Ok(best)
 }

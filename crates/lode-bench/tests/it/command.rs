@@ -50,7 +50,9 @@ fn a_tiny_comparison_prints_every_figure_and_says_why_postgres_was_skipped() {
         "import_ceiling_events_per_s",
         "verify_ceiling_events_per_s",
         "verify_work_ceiling_events_per_s",
+        "verify_format_ceiling_events_per_s",
         "reads_ceiling_lots_per_s",
+        "reads_sled_ceiling_lots_per_s",
     ] {
         let m = metrics.iter().find(|m| m["key"] == key).unwrap_or_else(|| panic!("no {key}"));
         let v = m["values"]["lode"].as_f64().unwrap_or_else(|| panic!("{key}: no figure"));
