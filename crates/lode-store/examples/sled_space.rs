@@ -56,11 +56,16 @@ fn checkpoint_in_parts() {
             tree.apply_batch(batch).unwrap();
             db.flush().unwrap();
         }
-        drop(tree);
-        drop(db);
-        let disk = dir_bytes(dir.path());
-        println!("{per_batch}, {live}, {disk}, {:.2}", disk as f64 / live as f64);
+        report(per_batch, live, dir, db, tree);
     }
+}
+
+/// Closes the database and prints the bytes of its files against the live bytes.
+fn report(label: usize, live: usize, dir: tempfile::TempDir, db: sled::Db, tree: sled::Tree) {
+    drop(tree);
+    drop(db);
+    let disk = dir_bytes(dir.path());
+    println!("{label}, {live}, {disk}, {:.2}", disk as f64 / live as f64);
 }
 
 fn values_under_increasing_keys() {
@@ -85,10 +90,7 @@ fn values_under_increasing_keys() {
             tree.apply_batch(batch).unwrap();
             db.flush().unwrap();
         }
-        drop(tree);
-        drop(db);
-        let disk = dir_bytes(dir.path());
-        println!("{size}, {live}, {disk}, {:.2}", disk as f64 / live as f64);
+        report(size, live, dir, db, tree);
     }
 }
 

@@ -133,14 +133,28 @@ fn a_checkpoint_behind_the_log_is_caught_up_by_replay_and_a_rebuild_gives_the_sa
     assert_eq!(store.reader().state_pages().unwrap(), live);
 }
 
-fn filled_counter(dir: &std::path::Path) -> BTreeMap<String, u64> {
-    let store = Store::open(dir, options(), Counter::default()).unwrap();
-    for chunk in (1..=120).map(|i| event(i, &[&format!("lot-{}", i % 7)])).collect::<Vec<_>>().chunks(10) {
+/// Appends `events` events naming `lots` lots in turn, `per_append` at a time, and closes;
+/// returns the counts from the log.
+fn fill(
+    dir: &std::path::Path,
+    options: Options,
+    gate: Counter,
+    events: u64,
+    lots: u64,
+    per_append: usize,
+) -> BTreeMap<String, u64> {
+    let store = Store::open(dir, options, gate).unwrap();
+    for chunk in (1..=events).map(|i| event(i, &[&format!("lot-{}", i % lots)])).collect::<Vec<_>>().chunks(per_append)
+    {
         store.append(chunk.to_vec()).unwrap();
     }
     let counts = counts_from_log(&store);
     drop(store);
     counts
+}
+
+fn filled_counter(dir: &std::path::Path) -> BTreeMap<String, u64> {
+    fill(dir, options(), Counter::default(), 120, 7, 10)
 }
 
 #[test]
@@ -216,20 +230,16 @@ fn a_damaged_compressed_page_makes_the_state_rebuild_rather_than_restore_part_of
     assert_eq!(persisted_counts(&store), counts);
 }
 
-/// A ledger whose state is 300 pages: more than one sled batch of a checkpoint holds.
-fn filled_with_many_pages(dir: &std::path::Path) -> BTreeMap<String, u64> {
-    let store = Store::open(dir, options(), Counter::default()).unwrap();
-    // One group: its checkpoint holds all 300 pages.
-    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
-    let counts = counts_from_log(&store);
-    drop(store);
-    counts
+/// A ledger whose state is 300 pages, more than one sled batch of a checkpoint holds, all written
+/// by one checkpoint (after one group); returns the counts from the log.
+fn filled_with_many_pages(dir: &std::path::Path, options: Options, gate: Counter) -> BTreeMap<String, u64> {
+    fill(dir, options, gate, 600, 300, 600)
 }
 
 #[test]
 fn a_checkpoint_of_more_pages_than_one_batch_holds_is_restored_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let counts = filled_with_many_pages(dir.path());
+    let counts = filled_with_many_pages(dir.path(), options(), Counter::default());
     assert_eq!(counts.len(), 300);
     let (store, restored) = open_counter(dir.path());
     assert!(restored);
@@ -242,7 +252,7 @@ fn pages_of_a_checkpoint_cut_short_are_dropped_and_the_state_rebuilt_from_the_lo
     // A checkpoint written in parts removes the position first and writes it last: pages without
     // a position are a mix of two checkpoints, and one of them may hold an entity since gone.
     let dir = tempfile::tempdir().unwrap();
-    let counts = filled_with_many_pages(dir.path());
+    let counts = filled_with_many_pages(dir.path(), options(), Counter::default());
     edit_tree(dir.path(), "state", |state| {
         state.remove(lode_store::STATE_POSITION_KEY).unwrap();
         state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes(), None)).unwrap();
@@ -265,11 +275,7 @@ fn padded_counter(seen: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -
 #[test]
 fn a_large_state_trains_its_dictionary_once_and_its_pages_name_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), dict_options(), padded_counter(None)).unwrap();
-    // One group: its checkpoint holds all 300 pages.
-    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
-    let counts = counts_from_log(&store);
-    drop(store);
+    let counts = filled_with_many_pages(dir.path(), dict_options(), padded_counter(None));
 
     let db = sled_open(dir.path());
     let state = db.open_tree("state").unwrap();
@@ -306,11 +312,7 @@ fn a_large_state_trains_its_dictionary_once_and_its_pages_name_it() {
 #[test]
 fn a_damaged_state_dictionary_makes_the_state_rebuild_and_train_again() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), dict_options(), padded_counter(None)).unwrap();
-    // One group: its checkpoint holds all 300 pages.
-    store.append((1..=600).map(|i| event(i, &[&format!("lot-{}", i % 300)])).collect()).unwrap();
-    let counts = counts_from_log(&store);
-    drop(store);
+    let counts = filled_with_many_pages(dir.path(), dict_options(), padded_counter(None));
     edit_tree(dir.path(), "state", |state| {
         let mut dict = state.get(lode_store::STATE_DICT_KEY).unwrap().unwrap().to_vec();
         dict.truncate(9); // its version and zstd's header only
