@@ -852,7 +852,10 @@ impl<G: Gate> Writer<G> {
                 >= self.options.state_dict_train_bytes
         {
             let raw: Vec<&[u8]> = pages.iter().filter_map(|(_, v)| v.as_deref()).collect();
-            block::train_state_dict(&raw).map(Arc::new)
+            let training = std::time::Instant::now();
+            let dict = block::train_state_dict(&raw).map(Arc::new);
+            tracing::info!(trained = dict.is_some(), took = ?training.elapsed(), "training the derived state's dictionary");
+            dict
         } else {
             None
         };
@@ -906,7 +909,6 @@ impl<G: Gate> Writer<G> {
             }
         }
         if let Some(d) = trained {
-            tracing::info!(id = d.id, "the derived state trained its compression dictionary");
             *self.shared.state_dict.write().expect("state dictionary lock") = Some(d);
         }
         tracing::info!(pages = n, parts, position = self.gate.position(), ?prepared, total = ?started.elapsed(), "checkpoint");
