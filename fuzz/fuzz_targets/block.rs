@@ -8,7 +8,8 @@
 //!   fixed one of id 1), and reading one record of a block left compressed (`Block::open_with`,
 //!   as reads by position do) yields what decoding the whole block yields.
 //! - `decode_state_page` never panics, with or without a dictionary; a page it accepts without
-//!   one round-trips through `encode_state_page`.
+//!   one round-trips through `encode_state_page`; any bytes round-trip through event references
+//!   (`state_page_refs`, `decode_state_page_refs`), which never panic on arbitrary input.
 //! - `decode_segment_ref` and `decode_segment` agree and never panic.
 //! - A valid compressed block (built from the input's records) with one byte flipped decodes
 //!   consistently or not at all. It may decode to the same records: zstd's encoding has bits that
@@ -133,8 +134,17 @@ fn as_state_page(data: &[u8]) {
     // A page may name a dictionary: decoding with one (here of raw content) never panics either.
     let _ = block::decode_state_page(data, Some(&dicts().0));
     if let Ok(page) = block::decode_state_page(data, None) {
-        assert_eq!(block::decode_state_page(&block::encode_state_page(&page, None), None).ok(), Some(page));
+        assert_eq!(block::decode_state_page(&block::encode_state_page(&page, None, false), None).ok(), Some(page));
     }
+    // Event references: decoding arbitrary bytes never panics, and any bytes, written with
+    // references to the ids a log knows, read back as they were.
+    let known: Vec<uuid::Uuid> =
+        (1..=3).map(|n| uuid::Uuid::from_u128(0x1000_0000_0000_7000_8000_0000_0000_0000 | n)).collect();
+    let id = |seq: u64| known.get(usize::try_from(seq).ok()?.checked_sub(1)?).copied();
+    let _ = block::decode_state_page_refs(data, None, id);
+    let position = |u: &uuid::Uuid| known.iter().position(|k| k == u).map(|i| i as u64 + 1);
+    let stored = block::encode_state_page(&block::state_page_refs(data, position), None, true);
+    assert_eq!(block::decode_state_page_refs(&stored, None, id).ok().as_deref(), Some(data));
 }
 
 fn as_segment(data: &[u8]) {

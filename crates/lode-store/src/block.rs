@@ -632,12 +632,25 @@ fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
 /// The most bytes a persisted page of the derived state may say it decompresses to.
 pub const STATE_PAGE_RAW_BYTES_MAX: usize = 256 << 20;
 
-/// Compresses a page of the gate's state for storage: `raw length u32 LE ‖ zstd frame`, the
+/// Set in a state page's length word when the page's event ids are written as references to
+/// their positions (`refs.rs`); the word's other bits are the length.
+pub const STATE_PAGE_REFS: u32 = 1 << 31;
+
+/// A page of the gate's state with every quoted event id that `position` knows written as a
+/// reference to its position (`refs.rs`), for [`encode_state_page`] with `refs`.
+pub fn state_page_refs(page: &[u8], position: impl Fn(&Uuid) -> Option<u64>) -> Vec<u8> {
+    crate::refs::encode(page, position)
+}
+
+/// Compresses a page of the gate's state for storage: `length word u32 LE ‖ zstd frame`, the
 /// frame with its content checksum and, when compressed with the state's dictionary, that
-/// dictionary's id.
-pub fn encode_state_page(page: &[u8], dict: Option<&Dict>) -> Vec<u8> {
-    let raw_len = u32::try_from(page.len()).expect("pages are bounded far below 4 GiB");
-    let mut out = raw_len.to_le_bytes().to_vec();
+/// dictionary's id. `refs`: the page holds event references ([`state_page_refs`]), which the
+/// length word then says.
+pub fn encode_state_page(page: &[u8], dict: Option<&Dict>, refs: bool) -> Vec<u8> {
+    let raw_len = u32::try_from(page.len()).ok().filter(|&n| n as usize <= STATE_PAGE_RAW_BYTES_MAX);
+    let raw_len = raw_len.expect("pages are bounded far below the limit");
+    let flags = if refs { STATE_PAGE_REFS } else { 0 };
+    let mut out = (raw_len | flags).to_le_bytes().to_vec();
     match dict {
         None => compress_into(page, &mut out),
         Some(dict) => {
@@ -669,11 +682,35 @@ pub fn encode_state_page(page: &[u8], dict: Option<&Dict>) -> Vec<u8> {
 }
 
 /// Reads back a page written by [`encode_state_page`]; `dict` is the state's dictionary, if it
-/// has one.
+/// has one. A page with event references is refused: only its log resolves them
+/// ([`decode_state_page_refs`]).
 pub fn decode_state_page(value: &[u8], dict: Option<&Dict>) -> Result<Vec<u8>, Corrupt> {
+    match decompress_state_page(value, dict)? {
+        (raw, false) => Ok(raw),
+        (_, true) => Err(Corrupt { what: "state page", why: "it holds event references, which only its log resolves" }),
+    }
+}
+
+/// Reads back a page written by [`encode_state_page`], with or without event references; `id`
+/// gives the event id at a position, for references.
+pub fn decode_state_page_refs(
+    value: &[u8],
+    dict: Option<&Dict>,
+    id: impl FnMut(u64) -> Option<Uuid>,
+) -> Result<Vec<u8>, Corrupt> {
+    match decompress_state_page(value, dict)? {
+        (raw, false) => Ok(raw),
+        (raw, true) => crate::refs::decode(&raw, id).map_err(|why| Corrupt { what: "state page", why }),
+    }
+}
+
+/// The page's bytes as compressed, and whether they hold event references.
+fn decompress_state_page(value: &[u8], dict: Option<&Dict>) -> Result<(Vec<u8>, bool), Corrupt> {
     let bad = |why| Corrupt { what: "state page", why };
     let len = value.get(..4).ok_or(bad("truncated length"))?;
-    let raw_len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+    let word = u32::from_le_bytes(len.try_into().expect("4 bytes"));
+    let refs = word & STATE_PAGE_REFS != 0;
+    let raw_len = (word & !STATE_PAGE_REFS) as usize;
     if raw_len > STATE_PAGE_RAW_BYTES_MAX {
         return Err(bad("its stated size is over the limit"));
     }
@@ -692,7 +729,7 @@ pub fn decode_state_page(value: &[u8], dict: Option<&Dict>) -> Result<Vec<u8>, C
         }
     };
     match raw {
-        Ok(raw) if raw.len() == raw_len => Ok(raw),
+        Ok(raw) if raw.len() == raw_len => Ok((raw, refs)),
         Ok(_) => Err(bad("it decompresses to another size than it states")),
         Err(_) => Err(bad("it does not decompress (damaged)")),
     }
@@ -700,16 +737,17 @@ pub fn decode_state_page(value: &[u8], dict: Option<&Dict>) -> Result<Vec<u8>, C
 
 /// Bytes of the derived state's dictionary.
 pub const STATE_DICT_BYTES: usize = 64 << 10;
+/// Bytes of pages the derived state's dictionary is trained on, about.
+pub const STATE_DICT_SAMPLE_BYTES: usize = 1 << 20;
 
 /// Trains the dictionary of the derived state's pages on `pages` (those of a large checkpoint):
 /// on pieces of 4 KiB of pages spread over all of them, about 1 MiB in all, so that it sees every
 /// kind of entity. Its id is zstd's own (never 0), written in every frame compressed with it;
 /// `None` when zstd finds too little to learn from.
 pub fn train_state_dict(pages: &[&[u8]]) -> Option<Dict> {
-    const SAMPLE_BYTES: usize = 1 << 20;
     const PIECE: usize = 4 << 10;
     let total: usize = pages.iter().map(|p| p.len()).sum();
-    let step = (total / SAMPLE_BYTES).max(1);
+    let step = (total / STATE_DICT_SAMPLE_BYTES).max(1);
     let pieces: Vec<&[u8]> = pages.iter().step_by(step).flat_map(|p| p.chunks(PIECE)).collect();
     let mut bytes = zstd::dict::from_samples(&pieces, STATE_DICT_BYTES).ok()?;
     if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {

@@ -40,6 +40,7 @@ mod gate;
 pub mod mark;
 pub mod merkle;
 pub mod record;
+mod refs;
 mod store;
 mod subscribe;
 mod verify;

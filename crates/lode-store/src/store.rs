@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::block::{self, Block, BlockBuilder, StoredHead, BLOCK_PREFIX, HEAD_KEY, SEGMENT_PREFIX};
 use crate::cache::BlockCache;
 use crate::error::{AppendError, OpenError, ReadError, StopReason};
-use crate::gate::{Candidate, Gate, Open, Page};
+use crate::gate::{Candidate, Gate, Open};
 use crate::mark::{self, Mark};
 use crate::merkle;
 use crate::record::{self, Hash};
@@ -317,6 +317,49 @@ impl Drop for Shared {
     }
 }
 
+/// Event ids by position, read from the index segments as they are asked for and kept for one
+/// operation (a restore, a checkpoint, a read of the state): what resolves the event references
+/// of the state's pages.
+struct SegmentIds<'a> {
+    shared: &'a Shared,
+    /// The ids of each block asked for so far, by the block's first position.
+    blocks: FastMap<u64, Vec<Uuid>>,
+}
+
+impl<'a> SegmentIds<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        SegmentIds { shared, blocks: FastMap::default() }
+    }
+
+    /// The id of the event at `seq`, if the log holds it.
+    fn id(&mut self, seq: u64) -> Option<Uuid> {
+        let first = {
+            let index = self.shared.index.read().expect("index lock");
+            *index.blocks.get(index.blocks.partition_point(|&f| f <= seq).checked_sub(1)?)?
+        };
+        if !self.blocks.contains_key(&first) {
+            let segment = self.shared.log.get(block::key(SEGMENT_PREFIX, first)).ok()??;
+            let ids = block::decode_segment_ref(&segment).ok()?.into_iter().map(|e| e.id).collect();
+            self.blocks.insert(first, ids);
+        }
+        self.blocks[&first].get(usize::try_from(seq - first).ok()?).copied()
+    }
+}
+
+/// `f` over `items`, split between this thread and one more when there are enough to pay for it.
+fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let (a, b) = items.split_at(items.len() / 2);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| b.iter().map(&f).collect::<Vec<_>>());
+        let mut out: Vec<R> = a.iter().map(&f).collect();
+        out.extend(h.join().expect("the work on pages does not panic"));
+        out
+    })
+}
+
 impl Shared {
     /// The derived state's dictionary, if it has one.
     fn state_dict(&self) -> Option<Arc<block::Dict>> {
@@ -354,10 +397,12 @@ pub const STATE_POSITION_KEY: &[u8] = b"\x00position";
 /// Key under which the state tree says how its pages are stored; absent in ledgers written
 /// before pages were compressed, whose derived state is then rebuilt from the log once.
 pub const STATE_CODEC_KEY: &[u8] = b"\x00codec";
-/// Pages compressed by [`block::encode_state_page`], with the state's dictionary once it has one.
-const STATE_CODEC: &[u8] = b"zstd-v2";
-/// Pages compressed without a dictionary, as written before the state had one: still read.
-const STATE_CODEC_V1: &[u8] = b"zstd-v1";
+/// Pages compressed by [`block::encode_state_page`], with the state's dictionary once it has one,
+/// their event ids written as references to positions (`refs.rs`).
+const STATE_CODEC: &[u8] = b"zstd-v3";
+/// Codecs written before, whose pages are still read: without references, and without a
+/// dictionary (v1) or perhaps with one (v2).
+const STATE_CODECS_READ: [&[u8]; 2] = [b"zstd-v1", b"zstd-v2"];
 /// Key of the derived state's compression dictionary, trained on the pages of its first large
 /// checkpoint and written in the batch of the first pages compressed with it.
 pub const STATE_DICT_KEY: &[u8] = b"\x00dict";
@@ -412,7 +457,7 @@ impl<G: Gate> Store<G> {
         let old_codec = state
             .get(STATE_CODEC_KEY)
             .map_err(|e| storage(sled_to_io(e)))?
-            .is_none_or(|c| c != STATE_CODEC && c != STATE_CODEC_V1);
+            .is_none_or(|c| c != STATE_CODEC && !STATE_CODECS_READ.contains(&c.as_ref()));
         if options.rebuild_state || (old_codec && !state.is_empty()) {
             state.clear().map_err(|e| storage(sled_to_io(e)))?;
         }
@@ -829,14 +874,15 @@ impl<G: Gate> Writer<G> {
         let dict = self.shared.state_dict();
         // A page that does not decompress is handed over as stored: the gate cannot decode it
         // either, and then persists nothing rather than overwrite entities it cannot see.
+        let ids = std::cell::RefCell::new(SegmentIds::new(&self.shared));
         let stored = |key: &[u8]| {
-            state
-                .get(key)
-                .ok()
-                .flatten()
-                .map(|v| block::decode_state_page(&v, dict.as_deref()).unwrap_or_else(|_| v.to_vec()))
+            state.get(key).ok().flatten().map(|v| {
+                block::decode_state_page_refs(&v, dict.as_deref(), |seq| ids.borrow_mut().id(seq))
+                    .unwrap_or_else(|_| v.to_vec())
+            })
         };
         let Some(pages) = self.gate.checkpoint(force, &stored) else { return Ok(()) };
+        drop(ids);
         // The state must never be persisted ahead of the log it derives from: sled recovers a
         // prefix of its batches, so the records go first.
         self.drain();
@@ -845,15 +891,23 @@ impl<G: Gate> Writer<G> {
         }
         self.gate.committed(self.head.seq);
         let n = pages.len();
-        // The first checkpoint large enough trains the state's dictionary on its own pages.
+        // Every event id the log holds becomes a reference to its position, page by page just
+        // before its compression, so that the pages are never held twice.
+        let index = self.shared.index.read().expect("index lock");
+        let refs = |page: &[u8]| block::state_page_refs(page, |id| index.ids.get(id).copied());
+        // The first checkpoint large enough trains the state's dictionary on its own pages, as
+        // they will be compressed: pages spread over all of them, about what the training takes.
+        let raw_bytes: usize = pages.iter().filter_map(|(_, v)| v.as_ref()).map(Vec::len).sum();
         let trained = if dict.is_none()
             && self.options.state_dict_train_bytes > 0
-            && pages.iter().filter_map(|(_, v)| v.as_ref()).map(Vec::len).sum::<usize>()
-                >= self.options.state_dict_train_bytes
+            && raw_bytes >= self.options.state_dict_train_bytes
         {
-            let raw: Vec<&[u8]> = pages.iter().filter_map(|(_, v)| v.as_deref()).collect();
+            let step = (raw_bytes / block::STATE_DICT_SAMPLE_BYTES).max(1);
+            let samples: Vec<Vec<u8>> =
+                pages.iter().filter_map(|(_, v)| v.as_deref()).step_by(step).map(refs).collect();
+            let samples: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
             let training = std::time::Instant::now();
-            let dict = block::train_state_dict(&raw).map(Arc::new);
+            let dict = block::train_state_dict(&samples).map(Arc::new);
             tracing::info!(trained = dict.is_some(), took = ?training.elapsed(), "training the derived state's dictionary");
             dict
         } else {
@@ -861,21 +915,11 @@ impl<G: Gate> Writer<G> {
         };
         let dict = trained.clone().or(dict);
         // A checkpoint at close or after a long import rewrites thousands of pages while no
-        // append waits: compress them on two threads.
-        let compress = |pages: &[Page]| -> Vec<Option<Vec<u8>>> {
-            pages.iter().map(|(_, v)| v.as_deref().map(|v| block::encode_state_page(v, dict.as_deref()))).collect()
-        };
-        let compressed = if pages.len() >= 64 {
-            let (a, b) = pages.split_at(pages.len() / 2);
-            std::thread::scope(|s| {
-                let h = s.spawn(|| compress(b));
-                let mut out = compress(a);
-                out.extend(h.join().expect("compressing does not panic"));
-                out
-            })
-        } else {
-            compress(&pages)
-        };
+        // append waits: two threads.
+        let compressed = on_two_threads(&pages, |(_, v)| {
+            v.as_deref().map(|v| block::encode_state_page(&refs(v), dict.as_deref(), true))
+        });
+        drop(index);
         let prepared = started.elapsed();
         let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = pages.into_iter().map(|(k, _)| k).zip(compressed).collect();
         let parts = writes.len().div_ceil(STATE_PAGES_PER_BATCH).max(1);
@@ -1557,11 +1601,12 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
         return Ok(());
     }
     let dict = shared.state_dict();
+    let mut ids = SegmentIds::new(shared);
     // Every page must decompress before the gate sees any: a gate restored from part of its
     // pages would be wrong, and it has no way back to fresh.
     for kv in shared.state.iter() {
         let (k, v) = kv?;
-        if !k.starts_with(&[0]) && block::decode_state_page(&v, dict.as_deref()).is_err() {
+        if !k.starts_with(&[0]) && block::decode_state_page_refs(&v, dict.as_deref(), |seq| ids.id(seq)).is_err() {
             tracing::warn!(key = ?k, "a persisted page of the derived state does not decompress; rebuilding it");
             shared.clear_state()?;
             return Ok(());
@@ -1571,7 +1616,8 @@ fn restore_gate<G: Gate>(shared: &Shared, gate: &mut G, head: u64) -> Result<(),
     let mut pages = shared.state.iter().filter_map(|kv| match kv {
         Ok((k, v)) if !k.starts_with(&[0]) => Some((
             k.to_vec(),
-            block::decode_state_page(&v, dict.as_deref()).expect("every page decompressed just before"),
+            block::decode_state_page_refs(&v, dict.as_deref(), |seq| ids.id(seq))
+                .expect("every page decompressed just before"),
         )),
         Ok(_) => None,
         Err(e) => {
@@ -1687,6 +1733,7 @@ impl Reader {
     /// The gate's persisted pages in key order, and the position they were persisted at.
     pub fn state_pages(&self) -> Result<(Option<u64>, StatePages), ReadError> {
         let dict = self.shared.state_dict();
+        let mut ids = SegmentIds::new(&self.shared);
         let mut pos = None;
         let mut out = Vec::new();
         for kv in self.shared.state.iter() {
@@ -1694,7 +1741,7 @@ impl Reader {
             if k.as_ref() == STATE_POSITION_KEY {
                 pos = <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes);
             } else if !k.starts_with(&[0]) {
-                let page = block::decode_state_page(&v, dict.as_deref())
+                let page = block::decode_state_page_refs(&v, dict.as_deref(), |seq| ids.id(seq))
                     .map_err(|e| ReadError::Corrupt { seq: 0, why: e.to_string() })?;
                 out.push((k.to_vec(), page));
             }

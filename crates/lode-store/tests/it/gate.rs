@@ -18,8 +18,11 @@ struct Counter {
     /// Set when the state is restored from pages, for tests to see after the gate moved into
     /// the store.
     restored_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Bytes of text persisted after each count, so that pages are large enough to compress.
+    /// Bytes of text persisted after each count, so that pages are large enough to compress;
+    /// with it, the id of the stream's last event, as JSON.
     pad: usize,
+    /// The id of each stream's last event.
+    last: BTreeMap<String, uuid::Uuid>,
 }
 
 impl Gate for Counter {
@@ -33,6 +36,7 @@ impl Gate for Counter {
     fn replay(&mut self, record: &Record) -> Result<(), Box<dyn Error + Send + Sync>> {
         for s in record.header().streams {
             *self.counts.entry(s.to_string()).or_default() += 1;
+            self.last.insert(s.to_string(), record.header().id);
             self.dirty.push(s.to_string());
         }
         self.position = record.seq;
@@ -43,6 +47,7 @@ impl Gate for Counter {
     fn admit(&mut self, c: &Candidate, streams: Vec<String>) -> Result<Vec<String>, lode_store::Never> {
         for s in &streams {
             *self.counts.entry(s.clone()).or_default() += 1;
+            self.last.insert(s.clone(), c.id);
             self.dirty.push(s.clone());
         }
         self.position = c.seq;
@@ -72,13 +77,20 @@ impl Gate for Counter {
         let mut keys = std::mem::take(&mut self.dirty);
         keys.sort();
         keys.dedup();
-        let page = |k: &String| {
-            let mut v = self.counts[k].to_be_bytes().to_vec();
-            v.extend(format!("{k} was counted {} times; ", self.counts[k]).bytes().cycle().take(self.pad));
-            v
-        };
+        let page = |k: &String| padded_page(self.counts[k], self.last.get(k), k, self.pad);
         Some(keys.into_iter().map(|k| (k.clone().into_bytes(), Some(page(&k)))).collect())
     }
+}
+
+/// A counter's page: its count, then, with `pad`, the last event's id and `pad` bytes of text.
+fn padded_page(count: u64, last: Option<&uuid::Uuid>, key: &str, pad: usize) -> Vec<u8> {
+    let mut v = count.to_be_bytes().to_vec();
+    if pad > 0 {
+        let last = last.map_or("null".to_string(), |id| format!("\"{id}\""));
+        v.extend(format!(r#"{{"last":{last}}} "#).bytes());
+        v.extend(format!("{key} was counted {count} times; ").bytes().cycle().take(pad));
+    }
+    v
 }
 
 fn counts_from_log(store: &Store<Counter>) -> BTreeMap<String, u64> {
@@ -163,11 +175,12 @@ fn pages_are_stored_compressed_and_restored_whole() {
     let counts = filled_counter(dir.path());
     let db = sled_open(dir.path());
     let state = db.open_tree("state").unwrap();
-    assert_eq!(state.get(lode_store::STATE_CODEC_KEY).unwrap().as_deref(), Some(&b"zstd-v2"[..]));
+    assert_eq!(state.get(lode_store::STATE_CODEC_KEY).unwrap().as_deref(), Some(&b"zstd-v3"[..]));
     assert_eq!(state.get(lode_store::STATE_DICT_KEY).unwrap(), None, "too little state to train a dictionary");
     let page = state.get(b"lot-3").unwrap().expect("a page per stream");
     assert_ne!(page.len(), 8, "stored as a compressed frame, not the gate's 8 bytes");
-    assert_eq!(lode_store::block::decode_state_page(&page, None).unwrap(), counts["lot-3"].to_be_bytes());
+    let raw = lode_store::block::decode_state_page_refs(&page, None, |_| None).unwrap();
+    assert_eq!(raw, counts["lot-3"].to_be_bytes());
     drop((state, db));
     let store = Store::open(dir.path(), options(), Counter::default()).unwrap();
     assert_eq!(store.reader().state_pages().unwrap().1.len(), 7);
@@ -255,8 +268,8 @@ fn pages_of_a_checkpoint_cut_short_are_dropped_and_the_state_rebuilt_from_the_lo
     let counts = filled_with_many_pages(dir.path(), options(), Counter::default());
     edit_tree(dir.path(), "state", |state| {
         state.remove(lode_store::STATE_POSITION_KEY).unwrap();
-        state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes(), None)).unwrap();
-        state.insert(b"gone", lode_store::block::encode_state_page(&1u64.to_be_bytes(), None)).unwrap();
+        state.insert(b"lot-7", lode_store::block::encode_state_page(&999u64.to_be_bytes(), None, false)).unwrap();
+        state.insert(b"gone", lode_store::block::encode_state_page(&1u64.to_be_bytes(), None, false)).unwrap();
     });
     let (store, restored) = open_counter(dir.path());
     assert!(!restored, "pages without a position are not restored from");
@@ -284,12 +297,13 @@ fn a_large_state_trains_its_dictionary_once_and_its_pages_name_it() {
     let page = state.get(b"lot-3").unwrap().unwrap();
     assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&page[4..]).map(|id| id.get()), Some(dict.id));
     assert!(page.len() < 400, "2,008 bytes compressed with the dictionary to {}", page.len());
-    let raw = lode_store::block::decode_state_page(&page, Some(&dict)).unwrap();
+    let ids = |seq: u64| Some(event(seq, &[]).id);
+    let raw = lode_store::block::decode_state_page_refs(&page, Some(&dict), ids).unwrap();
     assert_eq!(raw[..8], counts["lot-3"].to_be_bytes());
-    assert!(lode_store::block::decode_state_page(&page, None).is_err(), "the page needs its dictionary");
+    assert!(lode_store::block::decode_state_page_refs(&page, None, ids).is_err(), "the page needs its dictionary");
     let mut damaged = page.to_vec();
     *damaged.last_mut().unwrap() ^= 0x40; // the frame's checksum
-    assert!(lode_store::block::decode_state_page(&damaged, Some(&dict)).is_err(), "its content is checksummed");
+    assert!(lode_store::block::decode_state_page_refs(&damaged, Some(&dict), ids).is_err(), "checksummed");
     drop((state, db));
 
     // Restored whole with the dictionary; a later checkpoint keeps it and uses it.
@@ -345,4 +359,30 @@ fn pages_written_before_the_state_had_a_dictionary_are_still_restored() {
     let (store, restored) = open_counter(dir.path());
     assert!(restored, "an earlier codec's pages are read as they are");
     assert_eq!(persisted_counts(&store), counts);
+}
+
+#[test]
+fn event_ids_in_pages_are_stored_as_references_to_their_positions_and_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { state_dict_train_bytes: 0, ..options() };
+    let counts = filled_with_many_pages(dir.path(), options.clone(), Counter { pad: 100, ..Counter::default() });
+    // Events n = 1..=600 name lot-(n mod 300): the last to name lot-3 is at position 303.
+    let expected = padded_page(counts["lot-3"], Some(&event(303, &[]).id), "lot-3", 100);
+    assert!(expected.windows(36).any(|w| w == event(303, &[]).id.to_string().as_bytes()));
+
+    let db = sled_open(dir.path());
+    let page = db.open_tree("state").unwrap().get(b"lot-3").unwrap().unwrap();
+    assert!(lode_store::block::decode_state_page(&page, None).is_err(), "it holds a reference, not the id");
+    let as_stored = lode_store::block::decode_state_page_refs(&page, None, |seq| Some(event(seq, &[]).id)).unwrap();
+    assert_eq!(as_stored, expected);
+    // The reference names a position, whatever id the caller says is there.
+    let other = lode_store::block::decode_state_page_refs(&page, None, |seq| Some(event(seq + 1, &[]).id)).unwrap();
+    assert!(other.windows(36).any(|w| w == event(304, &[]).id.to_string().as_bytes()));
+    assert!(lode_store::block::decode_state_page_refs(&page, None, |_| None).is_err(), "a position the log lacks");
+    drop(db);
+
+    // The store resolves them from its log.
+    let store = Store::open(dir.path(), options, Counter { pad: 100, ..Counter::default() }).unwrap();
+    let pages = store.reader().state_pages().unwrap().1;
+    assert_eq!(pages.iter().find(|(k, _)| k == b"lot-3").unwrap().1, expected);
 }
