@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::support::*;
 
@@ -25,11 +25,7 @@ impl XorShift {
 
 #[test]
 fn sigkill_during_append_never_loses_an_acknowledged_event_or_leaves_half_a_batch() {
-    let cycles: u64 = std::env::var("LODE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let seed = std::env::var("LODE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    let (cycles, seed) = campaign(20);
     eprintln!("crash campaign: {cycles} cycles, LODE_CRASH_SEED={seed}");
     let mut rng = XorShift(seed);
 
@@ -124,11 +120,7 @@ fn sigkill_while_append_closes_leaves_a_ledger_whose_state_verifies() {
     // the derived state's checkpoint, for thousands of pages in flushed parts. A kill in it leaves
     // the previous checkpoint whole, or pages without a position, which the next open drops and
     // rebuilds from the log; either way verification (projections against a rebuild) passes.
-    let cycles: u64 = std::env::var("LODE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed = std::env::var("LODE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    let (cycles, seed) = campaign(10);
     eprintln!("close crash campaign: {cycles} cycles, LODE_CRASH_SEED={seed}");
     let mut rng = XorShift(seed);
     let dir = tempfile::tempdir().unwrap();

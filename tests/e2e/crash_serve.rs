@@ -12,23 +12,19 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 
 use crate::serve::{extracted, setup, uuid, Server};
-use crate::support::{code, lode, logged_ids};
+use crate::support::{campaign, code, lode, logged_ids};
 
 /// Events per append request: a request is whole or absent after a crash.
 const PER_REQUEST: u64 = 5;
 
 #[test]
 fn sigkill_of_the_server_loses_nothing_acknowledged_or_streamed_and_subscribers_resume_without_gaps() {
-    let cycles: u64 = std::env::var("LODE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let seed = std::env::var("LODE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    let (cycles, seed) = campaign(20);
     let writer_count: u64 = std::env::var("LODE_CRASH_WRITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4).max(1);
     let window_ms: u64 =
         std::env::var("LODE_CRASH_WINDOW_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_500).max(21);

@@ -75,3 +75,14 @@ pub fn logged_ids(dir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// A crash campaign's cycles (`LODE_CRASH_CYCLES`, else `default_cycles`) and seed
+/// (`LODE_CRASH_SEED`, to replay a failing run; else from the clock).
+pub fn campaign(default_cycles: u64) -> (u64, u64) {
+    let cycles = std::env::var("LODE_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cycles);
+    let seed = std::env::var("LODE_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH);
+        now.expect("the clock is after 1970").as_nanos() as u64 | 1
+    });
+    (cycles, seed)
+}
