@@ -737,18 +737,17 @@ fn decompress_state_page(value: &[u8], dict: Option<&Dict>) -> Result<(Vec<u8>, 
 
 /// Bytes of the derived state's dictionary.
 pub const STATE_DICT_BYTES: usize = 64 << 10;
-/// Bytes of pages the derived state's dictionary is trained on, about.
+/// Bytes of pages the derived state's dictionary is trained on, about: the store takes every
+/// n-th page of a checkpoint to make them.
 pub const STATE_DICT_SAMPLE_BYTES: usize = 1 << 20;
 
-/// Trains the dictionary of the derived state's pages on `pages` (those of a large checkpoint):
-/// on pieces of 4 KiB of pages spread over all of them, about 1 MiB in all, so that it sees every
-/// kind of entity. Its id is zstd's own (never 0), written in every frame compressed with it;
-/// `None` when zstd finds too little to learn from.
-pub fn train_state_dict(pages: &[&[u8]]) -> Option<Dict> {
+/// Trains the dictionary of the derived state's pages on `samples`, pages chosen by the caller
+/// (spread over a large checkpoint, about [`STATE_DICT_SAMPLE_BYTES`], so that it sees every
+/// kind of entity), cut into pieces of 4 KiB. Its id is zstd's own (never 0), written in every
+/// frame compressed with it; `None` when zstd finds too little to learn from.
+pub fn train_state_dict(samples: &[&[u8]]) -> Option<Dict> {
     const PIECE: usize = 4 << 10;
-    let total: usize = pages.iter().map(|p| p.len()).sum();
-    let step = (total / STATE_DICT_SAMPLE_BYTES).max(1);
-    let pieces: Vec<&[u8]> = pages.iter().step_by(step).flat_map(|p| p.chunks(PIECE)).collect();
+    let pieces: Vec<&[u8]> = samples.iter().flat_map(|p| p.chunks(PIECE)).collect();
     let mut bytes = zstd::dict::from_samples(&pieces, STATE_DICT_BYTES).ok()?;
     if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
         return None;
