@@ -504,13 +504,16 @@ impl Dicts {
 /// too little to learn from. Its id field is cleared, so that frames compressed with it do not
 /// carry the id: blocks name their dictionary themselves.
 pub fn train_dict<S: AsRef<[u8]>>(samples: &[S]) -> Option<Vec<u8>> {
-    let mut bytes = zstd::dict::from_samples(samples, DICT_BYTES).ok()?;
-    // A zstd dictionary starts with its magic number, then its id (both u32 LE).
-    if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
-        return None;
-    }
+    let mut bytes = train(samples, DICT_BYTES)?;
     bytes[4..8].copy_from_slice(&[0; 4]);
     Some(bytes)
+}
+
+/// A zstd dictionary of at most `max` bytes trained on `samples`, checked to start as one does:
+/// its magic number, then its id (both u32 LE).
+fn train<S: AsRef<[u8]>>(samples: &[S], max: usize) -> Option<Vec<u8>> {
+    let bytes = zstd::dict::from_samples(samples, max).ok()?;
+    (bytes.len() >= 8 && bytes[..4] == [0x37, 0xA4, 0x30, 0xEC]).then_some(bytes)
 }
 
 /// Appends `raw` compressed with `dict` as one zstd frame (with its size, without checksum or
@@ -562,6 +565,7 @@ fn with_frame<T>(
     with_decompressed(
         dict,
         &value[frame.start as usize..(frame.start + frame.len) as usize],
+        BLOCK_RAW_BYTES_MAX,
         |bytes| match record_spans(bytes, 0) {
             (spans, None) if spans.len() == stated => Ok(f(bytes, &spans)),
             (_, None) => Err("a frame holds another number of records than its table says"),
@@ -571,14 +575,14 @@ fn with_frame<T>(
 }
 
 /// Decompresses the zstd `frame`, compressed with `dict`, into a buffer kept per thread and
-/// hands it to `f`.
-fn with_decompressed<T>(dict: &Dict, frame: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<T, &'static str> {
+/// hands it to `f`; a frame stating more than `max` bytes is refused.
+fn with_decompressed<T>(dict: &Dict, frame: &[u8], max: usize, f: impl FnOnce(&[u8]) -> T) -> Result<T, &'static str> {
     thread_local! {
         static DCTX: std::cell::RefCell<Option<(zstd::zstd_safe::DCtx<'static>, Vec<u8>)>> =
             const { std::cell::RefCell::new(None) };
     }
     let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(n)) if n as usize <= BLOCK_RAW_BYTES_MAX => n as usize,
+        Ok(Some(n)) if n as usize <= max => n as usize,
         Ok(Some(_)) => return Err("a frame's stated size is over the limit"),
         _ => return Err("a frame does not state its size (damaged)"),
     };
@@ -721,11 +725,7 @@ fn decompress_state_page(value: &[u8], dict: Option<&Dict>) -> Result<(Vec<u8>, 
             let dict = dict
                 .filter(|d| d.id == id.get())
                 .ok_or(bad("it names a compression dictionary the state does not hold"))?;
-            let mut raw = Vec::with_capacity(raw_len);
-            zstd::zstd_safe::DCtx::create()
-                .decompress_using_ddict(&mut raw, frame, &dict.ddict)
-                .map(|_| raw)
-                .map_err(|_| std::io::Error::other("zstd"))
+            with_decompressed(dict, frame, STATE_PAGE_RAW_BYTES_MAX, <[u8]>::to_vec).map_err(std::io::Error::other)
         }
     };
     match raw {
@@ -748,10 +748,7 @@ pub const STATE_DICT_SAMPLE_BYTES: usize = 1 << 20;
 pub fn train_state_dict(samples: &[&[u8]]) -> Option<Dict> {
     const PIECE: usize = 4 << 10;
     let pieces: Vec<&[u8]> = samples.iter().flat_map(|p| p.chunks(PIECE)).collect();
-    let mut bytes = zstd::dict::from_samples(&pieces, STATE_DICT_BYTES).ok()?;
-    if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
-        return None;
-    }
+    let mut bytes = train(&pieces, STATE_DICT_BYTES)?;
     if bytes[4..8] == [0; 4] {
         bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
     }
@@ -762,13 +759,9 @@ pub fn train_state_dict(samples: &[&[u8]]) -> Option<Dict> {
 impl Dict {
     /// Reads the derived state's stored dictionary back (its id is in its bytes).
     pub fn decode_state(value: &[u8]) -> Result<Dict, Corrupt> {
-        let bad = |why| Corrupt { what: "state dictionary", why };
-        let (&version, bytes) = value.split_first().ok_or(bad("empty"))?;
-        if version != DICT_VERSION || bytes.len() < 8 {
-            return Err(bad("unknown version"));
-        }
-        let id = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-        Dict::new(id, bytes.to_vec())
+        // `version ‖ magic ‖ id ‖ …`
+        let id = value.get(5..9).ok_or(Corrupt { what: "state dictionary", why: "truncated" })?;
+        Dict::decode(u32::from_le_bytes(id.try_into().expect("4 bytes")), value)
     }
 }
 

@@ -81,19 +81,8 @@ pub(crate) fn decode(page: &[u8], mut id: impl FnMut(u64) -> Option<Uuid>) -> Re
 /// The id written exactly as `Uuid`'s lowercase hyphenated form, so that writing it back gives
 /// the same bytes; any other spelling stays text.
 fn canonical_id(text: &[u8]) -> Option<Uuid> {
-    let hyphens = [8, 13, 18, 23];
-    let shape = text.len() == 36
-        && text.iter().enumerate().all(|(i, &b)| {
-            if hyphens.contains(&i) {
-                b == b'-'
-            } else {
-                b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
-            }
-        });
-    if !shape {
-        return None;
-    }
-    Uuid::try_parse_ascii(text).ok()
+    let id = Uuid::try_parse_ascii(text).ok()?;
+    (id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes() == text).then_some(id)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
