@@ -380,6 +380,19 @@ fn stored_blocks(log: &sled::Tree) -> anyhow::Result<(Vec<(u64, sled::IVec)>, lo
     Ok((blocks, dicts))
 }
 
+/// Each record at `positions`, in order, as its block's index in `blocks` (first position and
+/// value, in order) and its place in that block.
+fn wanted_records(blocks: &[(u64, sled::IVec)], positions: &[Vec<u64>]) -> anyhow::Result<Vec<(usize, usize)>> {
+    positions
+        .iter()
+        .flatten()
+        .map(|&seq| {
+            let i = blocks.partition_point(|(first, _)| *first <= seq).checked_sub(1);
+            i.map(|i| (i, (seq - blocks[i].0) as usize)).context("a record before every block")
+        })
+        .collect()
+}
+
 /// The best time of [`CEILING_ROUNDS`] to decompress, once each, what holds the records at
 /// `positions`: the frame of a format-3 block, the whole of an older block, from the log's
 /// `blocks` (first position and value, in order) already read, outside the timing.
@@ -396,15 +409,7 @@ fn decompress_ceiling(
         Frame(&'a Block, usize),
         Whole(&'a sled::IVec, usize),
     }
-    // Each record wanted: its block's index in `blocks`, and its place in that block.
-    let wanted: Vec<(usize, usize)> = positions
-        .iter()
-        .flatten()
-        .map(|&seq| {
-            let i = blocks.partition_point(|(first, _)| *first <= seq).checked_sub(1);
-            i.map(|i| (i, (seq - blocks[i].0) as usize)).context("a record before every block")
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let wanted = wanted_records(blocks, positions)?;
     let opened: HashMap<usize, Block> = wanted
         .iter()
         .filter(|&&(i, _)| blocks[i].1.first() == Some(&BLOCK_VERSION_FRAMES))
@@ -454,14 +459,8 @@ fn sled_read_ceiling(
 ) -> anyhow::Result<f64> {
     use lode_store::block::{key, Block, BLOCK_PREFIX};
     use std::collections::{hash_map::Entry, HashMap, HashSet};
-    let wanted: Vec<(u64, usize)> = positions
-        .iter()
-        .flatten()
-        .map(|&seq| {
-            let i = blocks.partition_point(|(first, _)| *first <= seq).checked_sub(1);
-            i.map(|i| (blocks[i].0, (seq - blocks[i].0) as usize)).context("a record before every block")
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let wanted: Vec<(u64, usize)> =
+        wanted_records(blocks, positions)?.into_iter().map(|(i, n)| (blocks[i].0, n)).collect();
     let mut best = f64::INFINITY;
     for _ in 0..CEILING_ROUNDS {
         let db = open_sled(dir)?;
